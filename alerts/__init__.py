@@ -1,0 +1,1 @@
+"""Alerts: the incident engine, the store, evidence media and notifications."""

@@ -1,0 +1,1 @@
+"""FallWatch application layer: configuration, seam types, camera ingestion and the command line."""

@@ -1,0 +1,1 @@
+"""Perception: the YOLO pose person detector, the DeepSORT tracker and the tubelet builder."""

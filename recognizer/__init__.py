@@ -1,0 +1,1 @@
+"""The SlowFast recognizer: normal, falling or lying for one person's tubelet."""
