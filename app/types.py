@@ -33,7 +33,7 @@ FloatArray = npt.NDArray[np.float32]
 def _frozen_array(array: npt.NDArray[Any], dtype: type, name: str, shape_hint: str) -> npt.NDArray[Any]:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a numpy array {shape_hint}, got {type(array).__name__}")
-    out = np.ascontiguousarray(array, dtype=dtype)
+    out: npt.NDArray[Any] = np.ascontiguousarray(array, dtype=dtype)
     if out is array and array.flags.writeable:
         out = array.copy()  # never freeze the caller's own buffer under them
     out.flags.writeable = False
@@ -138,7 +138,9 @@ class Track:
         object.__setattr__(self, "score", _check_score(self.score))
         object.__setattr__(self, "keypoints", _check_keypoints(self.keypoints))
         if self.age < 1 or self.hits < 1 or self.missed < 0:
-            raise ValueError(f"age and hits must be >= 1 and missed >= 0, got {self.age}, {self.hits}, {self.missed}")
+            raise ValueError(
+                f"age and hits must be >= 1 and missed >= 0, got {self.age}, {self.hits}, {self.missed}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,12 @@ class Tubelet:
 
     def __post_init__(self) -> None:
         frames = _frozen_array(self.frames, np.uint8, "frames", "(T, S, S, 3)")
-        if frames.ndim != 4 or frames.shape[1] != frames.shape[2] or frames.shape[3] != 3 or frames.shape[0] < 1:
+        if (
+            frames.ndim != 4
+            or frames.shape[1] != frames.shape[2]
+            or frames.shape[3] != 3
+            or frames.shape[0] < 1
+        ):
             raise ValueError(f"frames must have shape (T, S, S, 3), got {frames.shape}")
         t = frames.shape[0]
         boxes = _frozen_array(self.boxes, np.float32, "boxes", "(T, 4)")

@@ -1,0 +1,81 @@
+"""`fallwatch track`: detection and tracking on one source, as JSON lines and an optional annotated video."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from app.cameras import Camera, CameraHub
+from app.config import CameraConfig, Settings
+from app.perception import Perception, PerceptionStep
+from app.render import draw_tracks
+from app.video_writer import Mp4Writer
+
+
+def track_record(step: PerceptionStep) -> list[dict[str, Any]]:
+    """One JSON-ready record per confirmed track in this frame (source pixels)."""
+    return [
+        {
+            "frame": step.frame.index,
+            "pts": round(step.frame.pts, 4),
+            "track_id": track.track_id,
+            "xyxy": [round(v, 1) for v in track.xyxy],
+            "score": round(track.score, 4),
+            "keypoints": None
+            if track.keypoints is None
+            else [
+                [round(float(x), 1), round(float(y), 1), round(float(c), 3)] for x, y, c in track.keypoints
+            ],
+        }
+        for track in step.tracks
+    ]
+
+
+def run_track(
+    settings: Settings,
+    source: str,
+    camera_name: str,
+    out: str,
+    render: Path | None,
+    duration_s: float | None,
+    crop: tuple[int, int, int, int] | None,
+) -> int:
+    camera = Camera(camera_name, CameraConfig(source=source, crop=crop), settings.ingest, connect_attempts=3)
+    perception = Perception(settings)
+    with ExitStack() as stack:
+        sink: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open_output(Path(out)))
+        writer = stack.enter_context(Mp4Writer(render, camera.sampler_fps)) if render else None
+        progress = stack.enter_context(
+            tqdm(
+                total=getattr(camera.source, "declared_frames", None) or None,
+                unit="frame",
+                desc=camera_name,
+                disable=None,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        )
+        hub = stack.enter_context(CameraHub([camera]))
+        for batch in hub.batches():
+            for step in perception.process(batch):
+                for record in track_record(step):
+                    sink.write(json.dumps(record) + "\n")
+                if writer is not None:
+                    writer.write(draw_tracks(step.frame, step.tracks), step.frame.pts)
+                progress.update(step.frame.index - progress.n)
+                progress.set_postfix(tracks=len(step.tracks), refresh=False)
+                if duration_s is not None and step.frame.pts >= duration_s:
+                    hub.stop()
+        if camera_name in hub.errors:
+            raise hub.errors[camera_name]
+    return 0
+
+
+def _open_output(path: Path) -> IO[str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("w", encoding="utf-8")

@@ -1,0 +1,131 @@
+"""The person detector: ultralytics YOLO pose (boxes and 17 keypoints), batched over frames.
+
+Ultralytics objects never leave this module: callers get `app.types.Detection` in source pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.config import DetectorConfig, Settings
+from app.errors import FallWatchError
+from app.types import NUM_KEYPOINTS, Detection, Frame
+from detectors.weights import resolve_weights
+
+PERSON_CLASS = 0
+
+
+def _quiet_ultralytics(data_dir: Path, allow_network: bool) -> None:
+    """Ultralytics phones home and installs packages on import unless told not to; tell it before importing."""
+    config_dir = data_dir / "ultralytics"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir.resolve()))
+    os.environ["YOLO_AUTOINSTALL"] = "False"
+    if not allow_network:
+        os.environ["YOLO_OFFLINE"] = "1"
+
+
+def pick_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+class PersonDetector:
+    """YOLO pose over batches of frames; returns the people in each frame, highest confidence first."""
+
+    def __init__(self, config: DetectorConfig, settings: Settings) -> None:
+        self.config = config
+        self.device = pick_device(config.device)
+        self.weights = resolve_weights(
+            config.model, config.weights, settings.resolved_models_dir, settings.allow_network
+        )
+        _quiet_ultralytics(settings.data_dir, settings.allow_network)
+        self._model = self._load(self.weights)
+        self._threads = torch.get_num_threads()
+        self._warm_up()
+
+    def _load(self, weights: str) -> Any:
+        from ultralytics import YOLO  # type: ignore[attr-defined]  # imported after the environment is set
+
+        try:
+            model = YOLO(weights, task="pose")
+        except (
+            RuntimeError,
+            pickle.UnpicklingError,
+            zipfile.BadZipFile,
+            EOFError,
+            KeyError,
+            AttributeError,
+            TypeError,
+            ValueError,
+        ) as exc:
+            raise FallWatchError(
+                f"{weights}: not a loadable YOLO checkpoint ({type(exc).__name__}); expected YOLO pose weights"
+            ) from None
+        if getattr(model, "task", None) != "pose":
+            raise FallWatchError(
+                f"{weights}: a YOLO '{model.task}' model; expected a pose model with keypoints"
+            )
+        return model
+
+    def _warm_up(self) -> None:
+        # The first predict sets up ultralytics' predictor, which resets torch to cpu_count - 1 threads;
+        # run it now and restore the thread count so later work gets every core.
+        blank = np.zeros((self.config.imgsz, self.config.imgsz, 3), dtype=np.uint8)
+        self._predict([blank])
+        torch.set_num_threads(self._threads)
+
+    def _predict(self, images: list[np.ndarray[Any, Any]]) -> list[Any]:
+        with torch.inference_mode():
+            return list(
+                self._model.predict(
+                    images,
+                    imgsz=self.config.imgsz,
+                    conf=self.config.conf,
+                    iou=self.config.iou,
+                    classes=[PERSON_CLASS],
+                    device=self.device,
+                    max_det=self.config.max_people,
+                    verbose=False,
+                )
+            )
+
+    def detect(self, frames: list[Frame]) -> list[list[Detection]]:
+        """People in each frame, as one batch."""
+        if not frames:
+            return []
+        results = self._predict([frame.image for frame in frames])
+        return [
+            self._to_detections(result, frame.origin) for result, frame in zip(results, frames, strict=True)
+        ]
+
+    @staticmethod
+    def _to_detections(result: Any, origin: tuple[int, int]) -> list[Detection]:
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return []
+        shift = np.array([origin[0], origin[1], origin[0], origin[1]], dtype=np.float32)
+        xyxy = boxes.xyxy.cpu().numpy().astype(np.float32) + shift
+        scores = boxes.conf.cpu().numpy().astype(np.float32)
+        keypoints = None
+        if result.keypoints is not None and result.keypoints.data.shape[1:] == (NUM_KEYPOINTS, 3):
+            keypoints = result.keypoints.data.cpu().numpy().astype(np.float32)
+            keypoints[:, :, 0] += origin[0]
+            keypoints[:, :, 1] += origin[1]
+        order = np.argsort(-scores)
+        return [
+            Detection(
+                xyxy=tuple(float(v) for v in xyxy[i]),  # type: ignore[arg-type]
+                score=float(np.clip(scores[i], 0.0, 1.0)),
+                keypoints=None if keypoints is None else keypoints[i],
+            )
+            for i in order
+        ]
