@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from app.errors import FallWatchError
+from app.incidents_command import add_incidents_parser
 
 EXAMPLES = """\
 examples:
   fallwatch track --source ward1.mp4 --out tracks.jsonl --render annotated.mp4
   fallwatch track --source rtsp://cam1.local/stream --duration 60
+  fallwatch incidents list --status open
   fallwatch config --config fallwatch.yaml
 
 Settings come from --config (YAML), then FALLWATCH_* environment variables
@@ -22,6 +25,13 @@ Settings come from --config (YAML), then FALLWATCH_* environment variables
 """
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Reports a usage mistake on one line that points to --help, instead of the full usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _crop(text: str) -> tuple[int, int, int, int]:
@@ -105,15 +115,18 @@ def _add_config(subparsers: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="fallwatch",
         description="FallWatch: fall and fainting detection for CCTV.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EXAMPLES,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
+    )
     _add_track(subparsers)
+    add_incidents_parser(subparsers)
     _add_config(subparsers)
     return parser
 
@@ -165,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FallWatchError as exc:
         print(f"fallwatch: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`fallwatch track ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("fallwatch: interrupted", file=sys.stderr)
         return 130

@@ -107,7 +107,12 @@ class DetectorConfig(Section):
         multiple_of=32,
         description="Inference size (long side, pixels); smaller is faster, larger finds smaller people.",
     )
-    conf: float = Field(0.25, gt=0, lt=1, description="Minimum person confidence kept from the detector.")
+    conf: float = Field(
+        0.15,
+        gt=0,
+        lt=1,
+        description="Minimum person confidence kept from the detector; low, because a person lying on the floor scores low and the tracker filters flicker.",
+    )
     iou: float = Field(0.6, gt=0, lt=1, description="Non-maximum suppression IoU threshold.")
     device: str = Field(
         "auto",
@@ -291,9 +296,8 @@ class ZoneConfig(Section):
     @field_validator("points")
     @classmethod
     def _usable_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        from alerts.zones import (
-            polygon_problem,  # geometry lives with the zones; imported here to keep config light
-        )
+        # The geometry lives with the zones; imported here so that loading settings stays light.
+        from alerts.zones import polygon_problem
 
         problem = polygon_problem(points)
         if problem is not None:

@@ -297,7 +297,9 @@ class LiveSource:
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning("%s: cannot connect (%s), retrying", self.source, _error_text(error) if error else "?")
+        # A one-off command that will give up shows only its final error; a camera retrying forever warns.
+        level = logging.INFO if self.connect_attempts is not None else logging.WARNING
+        log.log(level, "%s: cannot connect (%s), retrying", self.source, _error_text(error) if error else "?")
 
     @staticmethod
     def _sleep_unless_stopped(stop: threading.Event) -> Callable[[float], None]:

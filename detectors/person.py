@@ -28,6 +28,8 @@ def _quiet_ultralytics(data_dir: Path, allow_network: bool) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir.resolve()))
     os.environ["YOLO_AUTOINSTALL"] = "False"
+    # Its banners go to stdout, where `fallwatch track` writes JSON lines.
+    os.environ.setdefault("YOLO_VERBOSE", "False")
     if not allow_network:
         os.environ["YOLO_OFFLINE"] = "1"
 

@@ -1,5 +1,6 @@
 """Several cameras in one process, each with its own bounded queue."""
 
+import itertools
 import threading
 
 import numpy as np
@@ -31,7 +32,7 @@ def test_two_files_in_one_hub_lose_no_frame(fall_clip: ManifestEntry, faststart_
         assert len(frames) == camera.stats.analysed
         # 10 analysed frames per second of stream time.
         assert abs(len(frames) - 10 * clip.frames / clip.fps) <= 3
-        assert all(b.pts > a.pts for a, b in zip(frames, frames[1:], strict=False))
+        assert all(b.pts > a.pts for a, b in itertools.pairwise(frames))
     assert seen["b"][0].image.shape == (480, 300, 3) and seen["b"][0].origin == (100, 0)
 
 

@@ -61,5 +61,5 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FALLWATCH_INGEST__FPS", "fast")
-    with pytest.raises(FallWatchError, match="ingest.fps"):
+    with pytest.raises(FallWatchError, match=r"ingest\.fps"):
         load_settings()

@@ -4,7 +4,9 @@ import pytest
 from app.sampling import RateSampler
 
 
-@pytest.mark.parametrize(("source_fps", "expected_kept"), [(30, 100), (29.97, 100), (15, 100), (10, 100), (7.5, 75)])
+@pytest.mark.parametrize(
+    ("source_fps", "expected_kept"), [(30, 100), (29.97, 100), (15, 100), (10, 100), (7.5, 75)]
+)
 def test_keeps_about_the_target_rate(source_fps: float, expected_kept: int) -> None:
     sampler = RateSampler(10)
     kept = [i / source_fps for i in range(int(source_fps * 10)) if sampler.keep(i / source_fps)]

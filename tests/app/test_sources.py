@@ -1,5 +1,6 @@
 """Reading real clips: every frame of a file, corrupt stretches skipped, cut and bogus files refused clearly."""
 
+import itertools
 import random
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def test_every_frame_of_a_file_with_increasing_stream_time(fall_clip: ManifestEn
     assert [f.index for f in frames] == list(range(1, len(frames) + 1))
     times = [f.pts for f in frames]
     assert times[0] == 0.0
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     assert times[-1] == pytest.approx(fall_clip.frames / fall_clip.fps, abs=0.2)
     assert frames[0].to_bgr().shape == (fall_clip.height, fall_clip.width, 3)
 
@@ -61,7 +62,10 @@ def test_cut_file_with_index_is_read_then_reported(faststart_clip: ManifestEntry
     ("make", "expected"),
     [
         (lambda d: d / "missing.mp4", "file not found"),
-        (lambda d: (d / "notes.mp4").write_text("not a video at all\n") and d / "notes.mp4", "not a readable video"),
+        (
+            lambda d: (d / "notes.mp4").write_text("not a video at all\n") and d / "notes.mp4",
+            "not a readable video",
+        ),
         (lambda d: d, "not a regular file"),
     ],
 )
@@ -87,7 +91,9 @@ def test_source_kinds(source: str, kind: SourceKind) -> None:
     assert source_kind(source) is kind
 
 
-@pytest.mark.parametrize(("url", "expected"), [("ftp://host/x", "unsupported URL scheme"), ("http:///x", "no host")])
+@pytest.mark.parametrize(
+    ("url", "expected"), [("ftp://host/x", "unsupported URL scheme"), ("http:///x", "no host")]
+)
 def test_bad_urls_are_refused(url: str, expected: str) -> None:
     with pytest.raises(SourceError, match=expected):
         open_source(url, IngestConfig())

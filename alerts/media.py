@@ -1,0 +1,209 @@
+"""Evidence for each incident: a snapshot JPEG and an MP4 clip with pre-roll and post-roll.
+
+Each camera keeps its most recent frames in a bounded ring buffer. When an incident opens, the frame at that
+moment becomes the snapshot and the buffered frames of the last `pre_roll_s` start the clip; the frames of the
+next `post_roll_s` are added as they arrive. Files are written under a temporary name and renamed into place, so
+a reader never sees half a file. Paths handed back are relative to the media root.
+
+Clips are H.264 (libx264) when this PyAV build has it, else MPEG-4 Part 2, with each frame at its stream time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from av.video.stream import VideoStream
+
+from alerts.records import MediaRefs
+from app.config import MediaConfig
+from app.types import Frame, Image
+
+log = logging.getLogger("fallwatch.media")
+
+TIME_BASE = Fraction(1, 1000)  # clip timestamps in milliseconds of stream time
+NOMINAL_FPS = 10
+
+
+def clip_codec() -> str:
+    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+
+
+def safe_name(key: str) -> str:
+    """An incident key as a file name (keys hold '/' and ':')."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("._") or "incident"
+
+
+def relative_paths(camera: str, key: str, wall: datetime) -> MediaRefs:
+    folder = f"{camera}/{wall:%Y-%m-%d}"
+    name = safe_name(key)
+    return MediaRefs(snapshot=f"{folder}/{name}.jpg", clip=f"{folder}/{name}.mp4")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def encode_jpeg(image: Image, quality: int) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buffer.tobytes())
+
+
+class ClipWriter:
+    """One MP4 being written: frames go in as they come, with their stream times; `close` renames it into place."""
+
+    def __init__(self, path: Path, width: int, height: int, start_pts: float, crf: int):
+        self.path = path
+        self.start_pts = start_pts
+        self.size = (width - width % 2, height - height % 2)  # 4:2:0 needs even sides
+        self.frames = 0
+        self._last_ms = -1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = path.with_name(f".{path.name}.partial")
+        self._container = av.open(str(self._temporary), mode="w", format="mp4")
+        codec = clip_codec()
+        stream = self._container.add_stream(codec, rate=NOMINAL_FPS)
+        assert isinstance(stream, VideoStream)
+        stream.width, stream.height = self.size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = TIME_BASE
+        if codec == "libx264":
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+        else:
+            stream.bit_rate = 2_000_000
+        self._stream = stream
+
+    def add(self, frame: Frame) -> None:
+        ms = round((frame.pts - self.start_pts) * 1000)
+        if ms <= self._last_ms:
+            return  # a frame already covered (the ring and the live feed overlap by one)
+        width, height = self.size
+        image = frame.image[:height, :width]
+        if image.shape[:2] != (height, width):
+            return  # a frame of another size (the source changed resolution): not mixable into this clip
+        video = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        video.pts, video.time_base = ms, TIME_BASE
+        for packet in self._stream.encode(video):
+            self._container.mux(packet)
+        self._last_ms = ms
+        self.frames += 1
+
+    def close(self) -> bool:
+        """Finish the file; True when it holds at least one frame and is now in place."""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        if self.frames == 0:
+            self._temporary.unlink(missing_ok=True)
+            return False
+        os.replace(self._temporary, self.path)
+        return True
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        finally:
+            self._temporary.unlink(missing_ok=True)
+
+
+@dataclass(slots=True)
+class _Recording:
+    key: str
+    end_pts: float
+    writer: ClipWriter
+
+
+@dataclass(slots=True)
+class _CameraMedia:
+    ring: deque[Frame]
+    recordings: list[_Recording] = field(default_factory=list)
+
+
+class EvidenceRecorder:
+    """Ring buffers per camera and the clips being recorded. Use from the analysis loop (one thread)."""
+
+    def __init__(self, config: MediaConfig, root: Path):
+        self.config = config
+        self.root = root
+        self._cameras: dict[str, _CameraMedia] = {}
+
+    def _camera(self, name: str) -> _CameraMedia:
+        if name not in self._cameras:
+            self._cameras[name] = _CameraMedia(ring=deque(maxlen=self.config.buffer_frames))
+        return self._cameras[name]
+
+    def push(self, frame: Frame) -> list[str]:
+        """Buffer a frame and add it to the clips it belongs to; returns keys of clips finished by it."""
+        camera = self._camera(frame.camera)
+        camera.ring.append(frame)
+        finished = []
+        for recording in list(camera.recordings):
+            if frame.pts > recording.end_pts:
+                camera.recordings.remove(recording)
+                if self._close(recording):
+                    finished.append(recording.key)
+            else:
+                recording.writer.add(frame)
+        return finished
+
+    def start(self, key: str, camera: str, pts: float, wall: datetime) -> MediaRefs:
+        """Write the snapshot now and start the clip around `pts`; returns the paths (relative to the root)."""
+        refs = relative_paths(camera, key, wall)
+        state = self._camera(camera)
+        snapshot_frame = self._at(state.ring, pts)
+        if snapshot_frame is None:
+            return MediaRefs()  # no frame of this camera seen yet: nothing to show
+        assert refs.snapshot is not None and refs.clip is not None
+        write_atomic(self.root / refs.snapshot, encode_jpeg(snapshot_frame.image, self.config.jpeg_quality))
+        start = pts - self.config.pre_roll_s
+        pre_roll = [f for f in state.ring if start <= f.pts <= pts + self.config.post_roll_s]
+        first = pre_roll[0] if pre_roll else snapshot_frame
+        width, height = first.size
+        writer = ClipWriter(self.root / refs.clip, width, height, first.pts, self.config.crf)
+        for frame in pre_roll:
+            writer.add(frame)
+        state.recordings.append(_Recording(key, pts + self.config.post_roll_s, writer))
+        return refs
+
+    def finish(self, camera: str | None = None) -> list[str]:
+        """End of stream: close the clips being recorded with what they have."""
+        finished = []
+        for name, state in self._cameras.items():
+            if camera is not None and name != camera:
+                continue
+            for recording in state.recordings:
+                if self._close(recording):
+                    finished.append(recording.key)
+            state.recordings.clear()
+        return finished
+
+    @staticmethod
+    def _at(ring: deque[Frame], pts: float) -> Frame | None:
+        """The last frame at or before `pts` (else the first after it)."""
+        before = [f for f in ring if f.pts <= pts]
+        if before:
+            return before[-1]
+        return ring[0] if ring else None
+
+    @staticmethod
+    def _close(recording: _Recording) -> bool:
+        try:
+            return recording.writer.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            log.error("clip for %s could not be written: %s", recording.key, exc)
+            recording.writer.abort()
+            return False

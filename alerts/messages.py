@@ -1,0 +1,85 @@
+"""What is sent, and where: the JSON body of an incident message and the configured receivers.
+
+The body is built when the event is stored (in the same transaction as the incident) and kept verbatim in the
+outbox, so a message retried a day later says what was true when it happened, and its signature covers exactly
+the bytes that were stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from alerts.records import Incident
+from app.config import NotifyConfig
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    name: str
+    target: str  # http(s):// URL, or mqtt://host:port/topic-prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where each new incident message goes, how media links are made, and how long a message may wait."""
+
+    destinations: tuple[Destination, ...] = ()
+    media_base_url: str | None = None
+    expire_after_s: float = 86400.0
+
+    @classmethod
+    def from_config(cls, notify: NotifyConfig) -> Routing:
+        destinations = [Destination(hook.name, hook.url) for hook in notify.webhooks]
+        if notify.mqtt.enabled:
+            mqtt = notify.mqtt
+            destinations.append(Destination("mqtt", f"mqtt://{mqtt.host}:{mqtt.port}/{mqtt.topic_prefix}"))
+        return cls(tuple(destinations), notify.media_base_url, notify.expire_after_s)
+
+    def link(self, path: str | None) -> str | None:
+        if path is None or self.media_base_url is None:
+            return path
+        return f"{self.media_base_url.rstrip('/')}/{path}"
+
+
+def event_name(kind: str) -> str:
+    """The X-FallWatch-Event value: incident.opened, incident.escalated, incident.acknowledged, ..."""
+    return f"incident.{kind}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def incident_message(
+    incident: Incident, event: str, at: datetime, sequence: int, routing: Routing, pts: float | None = None
+) -> str:
+    """The JSON body for one event of one incident; `sequence` orders an incident's messages for receivers."""
+    body: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "event": event,
+        "sequence": sequence,
+        "at": _iso(at),
+        "pts": pts,
+        "incident_id": incident.id,
+        "incident_key": incident.key,
+        "camera": incident.camera,
+        "track_id": incident.track_id,
+        "kind": incident.kind.value,
+        "severity": incident.severity.value,
+        "status": incident.status.value,
+        "zone": incident.zone,
+        "opened_at": _iso(incident.opened_at),
+        "escalated_at": _iso(incident.escalated_at),
+        "ended_at": _iso(incident.ended_at),
+        "outcome": None if incident.outcome is None else incident.outcome.value,
+        "score": round(incident.score, 4),
+        "peak_score": round(incident.peak_score, 4),
+        "snapshot_url": routing.link(incident.snapshot_path),
+        "clip_url": routing.link(incident.clip_path),
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,193 @@
+"""What the store hands out: frozen dataclasses, never ORM rows, so no session state leaks past alerts/store.py.
+
+`WriteItem` is what goes into the store: one engine event with its context. It has a stable `uid`, so writing the
+same item twice (a retry after the database went away mid-commit) applies it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from alerts.engine import ScoreSample
+from app.types import EventKind, IncidentEvent, Severity
+
+
+class Status(StrEnum):
+    """Where a person's review of an incident stands (the engine's phase is recorded separately)."""
+
+    OPEN = "open"  # nobody has looked at it yet
+    ACKNOWLEDGED = "acknowledged"  # someone has taken it
+    RESOLVED = "resolved"  # acknowledged and over (the person got up, or the track ended)
+    FALSE_ALARM = "false_alarm"  # someone decided it was not a fall
+
+
+class IncidentKind(StrEnum):
+    FALL = "fall"
+    COLLAPSE = "collapse"
+
+
+class Outcome(StrEnum):
+    RECOVERED = "recovered"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # refused for good (a 4xx); recorded, never retried
+    EXPIRED = "expired"  # not delivered before its expiry
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRefs:
+    """Evidence paths relative to the media root (the files may still be being written)."""
+
+    snapshot: str | None = None
+    clip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteItem:
+    uid: str
+    event: IncidentEvent
+    at: datetime  # wall time of detection
+    zone: str | None = None
+    samples: tuple[ScoreSample, ...] = ()
+    media: MediaRefs | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.event
+        return {
+            "uid": self.uid,
+            "event": {
+                "kind": e.kind.value,
+                "incident_key": e.incident_key,
+                "camera": e.camera,
+                "track_id": e.track_id,
+                "pts": e.pts,
+                "severity": e.severity.value,
+                "score": e.score,
+            },
+            "at": self.at.isoformat(),
+            "zone": self.zone,
+            "samples": [[s.pts, s.normal, s.falling, s.lying] for s in self.samples],
+            "media": None
+            if self.media is None
+            else {"snapshot": self.media.snapshot, "clip": self.media.clip},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WriteItem:
+        e = data["event"]
+        media = data.get("media")
+        return cls(
+            uid=str(data["uid"]),
+            event=IncidentEvent(
+                kind=EventKind(e["kind"]),
+                incident_key=str(e["incident_key"]),
+                camera=str(e["camera"]),
+                track_id=int(e["track_id"]),
+                pts=float(e["pts"]),
+                severity=Severity(e["severity"]),
+                score=float(e["score"]),
+            ),
+            at=datetime.fromisoformat(data["at"]),
+            zone=data.get("zone"),
+            samples=tuple(ScoreSample(*(float(v) for v in s)) for s in data.get("samples", [])),
+            media=None if media is None else MediaRefs(media.get("snapshot"), media.get("clip")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    key: str
+    camera: str
+    track_id: int
+    kind: IncidentKind
+    severity: Severity
+    status: Status
+    zone: str | None
+    opened_pts: float
+    opened_at: datetime
+    escalated_at: datetime | None
+    ended_at: datetime | None
+    outcome: Outcome | None
+    score: float  # the latest event's score
+    peak_score: float  # the highest falling score seen
+    snapshot_path: str | None
+    clip_path: str | None
+    notes: str
+    updated_at: datetime
+    updated_by: str
+
+    @property
+    def active(self) -> bool:
+        """Whether the engine is still following it (nothing has ended it yet)."""
+        return self.outcome is None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """Who changed what and when: one row per field changed, by a person or by 'engine'."""
+
+    at: datetime
+    by: str
+    field: str
+    old: str | None
+    new: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    kind: EventKind
+    pts: float
+    at: datetime
+    track_id: int
+    severity: Severity
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePoint:
+    pts: float
+    normal: float
+    falling: float
+    lying: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    incident_id: int
+    camera: str
+    destination: str  # the configured name of the receiver
+    target: str  # http(s):// URL or mqtt://host:port/prefix
+    event: str  # e.g. incident.opened
+    delivery_id: str  # stable across retries: receivers dedupe on it
+    payload: str  # the JSON body, exactly as sent
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    expires_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    at: datetime
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float

@@ -1,0 +1,338 @@
+"""Recognizer speed on the CPU.
+
+1. FallWatch's SlowFast R50 against pytorchvideo's `slowfast_r50`, same weights, identical input, in one run:
+   the variants are timed in alternation (a rotating order every round) and each one's median is reported, so
+   that a neighbour's load on the shared cores falls on all of them alike.
+2. Tubelets per second of FallWatch's default preset (`slowfast_tiny`), batched, from uint8 tubelets to logits,
+   with the peak resident memory of a process that does only that.
+
+    .venv/bin/python bench/recognizer_speed.py [--rounds 7] [--threads 2]
+
+Prints a table and writes bench/results/recognizer_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from app.types import Tubelet  # noqa: E402
+from recognizer import build_slowfast, new_spec, prepare_for_inference, slowfast_tiny, tubelets_to_inputs  # noqa: E402
+from recognizer.keymap import PYTORCHVIDEO, rename  # noqa: E402
+from recognizer.presets import PRESETS  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "recognizer_speed.json"
+# R50 input: small enough for ~1-4 s per forward on two shared cores. pytorchvideo's head pools with a fixed
+# window fitted to the clip (its hub default fits 32 x 224 px), so it is built with the window for this crop.
+R50_BATCH, R50_FRAMES, R50_CROP = 2, 32, 160
+TINY_BATCHES = (1, 8, 32)
+
+PV_PLAIN = "pytorchvideo, no_grad, NCDHW"
+PV_LIKE = "pytorchvideo, inference_mode, channels_last_3d"
+OURS_EAGER = "FallWatch, inference_mode, NCDHW"
+OURS_PREPARED = "FallWatch prepared (BN folded), inference_mode, channels_last_3d"
+
+Forward = Callable[[], Tensor]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _randomize(model: nn.Module) -> None:
+    """Non-trivial norms and head (pytorchvideo starts each residual branch and the head near zero), so that the
+    logits compared below are of order one and a difference between the models would show."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            shape = tensor.shape
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(shape, generator=generator) + 0.5)
+            elif name.endswith("running_mean"):
+                tensor.copy_(torch.randn(shape, generator=generator) * 0.1)
+            elif tensor.dim() == 1 and "norm" in name and name.endswith("weight"):
+                tensor.copy_(torch.rand(shape, generator=generator) * 0.3 + 0.1)
+            elif tensor.dim() == 1 and "norm" in name and name.endswith("bias"):
+                tensor.copy_(torch.randn(shape, generator=generator) * 0.1)
+            elif name.endswith("proj.weight"):
+                tensor.copy_(torch.randn(shape, generator=generator) * 0.05)
+
+
+def _timed_rounds(variants: dict[str, Forward], rounds: int) -> dict[str, list[float]]:
+    """One untimed warm-up each, then `rounds` rounds; each round runs every variant once, order rotated."""
+    names = list(variants)
+    for name in names:
+        variants[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    quartiles = statistics.quantiles(samples, n=4) if len(samples) > 1 else [samples[0]] * 3
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "q1_s": quartiles[0],
+        "q3_s": quartiles[2],
+    }
+
+
+def _runner(
+    model: nn.Module, inputs: list[Tensor], mode: Callable[[], AbstractContextManager[Any]]
+) -> Forward:
+    def run() -> Tensor:
+        with mode():
+            # A fresh list every call: pytorchvideo's forward overwrites the one it is given.
+            out: Tensor = model(list(inputs))
+        return out
+
+    return run
+
+
+def _pytorchvideo_r50() -> nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pytorchvideo.models.hub import slowfast_r50  # type: ignore[import-untyped]
+
+        window = (R50_CROP // 32, R50_CROP // 32)
+        pools = ((R50_FRAMES // 4, *window), (R50_FRAMES, *window))
+        model: nn.Module = slowfast_r50(pretrained=False, head_pool_kernel_sizes=pools)
+        return model
+
+
+def bench_r50(rounds: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    reference = _pytorchvideo_r50().eval()
+    _randomize(reference)
+    ours = build_slowfast(PRESETS["slowfast_r50"])
+    ours.load_state_dict(rename(reference.state_dict(), PYTORCHVIDEO))
+    ours.eval()
+    prepared = prepare_for_inference(ours)
+    reference_cl = copy.deepcopy(reference).to(memory_format=torch.channels_last_3d)
+
+    generator = torch.Generator().manual_seed(0)
+    fast = torch.randn(R50_BATCH, 3, R50_FRAMES, R50_CROP, R50_CROP, generator=generator)
+    plain = [fast[:, :, ::4].contiguous(), fast]
+    cl = [t.contiguous(memory_format=torch.channels_last_3d) for t in plain]
+    variants = {
+        PV_PLAIN: _runner(reference, plain, torch.no_grad),
+        PV_LIKE: _runner(reference_cl, cl, torch.inference_mode),
+        OURS_EAGER: _runner(ours, plain, torch.inference_mode),
+        OURS_PREPARED: _runner(prepared, cl, torch.inference_mode),
+    }
+    logits = {name: run() for name, run in variants.items()}
+    baseline = logits[PV_PLAIN]
+    times = _timed_rounds(variants, rounds)
+    return {
+        "input": {
+            "batch": R50_BATCH,
+            "fast_frames": R50_FRAMES,
+            "slow_frames": R50_FRAMES // 4,
+            "crop": R50_CROP,
+        },
+        "rounds": rounds,
+        "variants": {
+            name: {
+                **_summary(times[name]),
+                "samples_s": times[name],
+                "max_abs_logit_diff": float((logits[name] - baseline).abs().max()),
+            }
+            for name in variants
+        },
+        "max_abs_logit": float(baseline.abs().max()),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _tubelets(count: int, frames: int, size: int) -> list[Tubelet]:
+    rng = np.random.default_rng(0)
+    return [
+        Tubelet(
+            camera="bench",
+            track_id=i,
+            pts_start=0.0,
+            pts_end=frames / 25,
+            frames=rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8),
+            boxes=np.zeros((frames, 4), dtype=np.float32),
+            keypoints=np.full((frames, 17, 3), np.nan, dtype=np.float32),
+            pts=(np.arange(frames) / 25).astype(np.float32),
+        )
+        for i in range(count)
+    ]
+
+
+def bench_tiny(rounds: int) -> dict[str, Any]:
+    """Run in its own process (see `main`) so that its peak memory is its own."""
+    torch.manual_seed(0)
+    model = slowfast_tiny().eval()
+    spec = new_spec(model.config)
+    prepared = prepare_for_inference(model)
+    pool = _tubelets(max(TINY_BATCHES), spec.frames, spec.crop)
+    # What torch, the model and the tubelets hold before any forward: the rest of the peak is the batches' work.
+    rss_before = _rss_mib()
+
+    def step(batch: int) -> Forward:
+        def run() -> Tensor:
+            with torch.inference_mode():
+                inputs = tubelets_to_inputs(pool[:batch], spec, memory_format=torch.channels_last_3d)
+                out: Tensor = prepared(inputs)
+            return out
+
+        return run
+
+    times = _timed_rounds({str(b): step(b) for b in TINY_BATCHES}, rounds)
+    rows = {}
+    for batch in TINY_BATCHES:
+        summary = _summary(times[str(batch)])
+        rows[str(batch)] = {**summary, "tubelets_per_s": batch / summary["median_s"]}
+    return {
+        "preset": "slowfast_tiny",
+        "config": model.config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "checkpoint_mib_float32": 4 * sum(t.numel() for t in model.state_dict().values()) / 2**20,
+        "rounds": rounds,
+        "batches": rows,
+        "rss_before_runs_mib": rss_before,
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _table(r50: dict[str, Any], tiny: dict[str, Any]) -> str:
+    lines = []
+    inp = r50["input"]
+    lines.append(
+        f"SlowFast R50, batch {inp['batch']}, {inp['slow_frames']}+{inp['fast_frames']} frames of {inp['crop']} px, "
+        f"median of {r50['rounds']} alternated runs"
+    )
+    base = r50["variants"][PV_PLAIN]["median_s"]
+    lines.append(f"| {'variant':<64} | median s | IQR s       | ratio | max |diff| |")
+    lines.append(f"|{'-' * 66}|----------|-------------|-------|------------|")
+    for name, v in r50["variants"].items():
+        iqr = f"{v['q1_s']:.2f}-{v['q3_s']:.2f}"
+        lines.append(
+            f"| {name:<64} | {v['median_s']:8.2f} | {iqr:<11} | {v['median_s'] / base:5.2f} | {v['max_abs_logit_diff']:10.1e} |"
+        )
+    lines.append(
+        f"largest |logit| {r50['max_abs_logit']:.2f}; peak RSS of the R50 process (both models, all four "
+        f"variants): {r50['peak_rss_mib']:.0f} MiB"
+    )
+    lines.append("")
+    lines.append(
+        f"{tiny['preset']} ({tiny['parameters'] / 1e6:.1f} M parameters, {tiny['checkpoint_mib_float32']:.1f} MiB as float32), "
+        f"uint8 tubelets -> logits, prepared, median of {tiny['rounds']} runs"
+    )
+    lines.append("| batch | median s | tubelets/s |")
+    lines.append("|-------|----------|------------|")
+    for batch, row in tiny["batches"].items():
+        lines.append(f"| {batch:>5} | {row['median_s']:8.3f} | {row['tubelets_per_s']:10.1f} |")
+    lines.append(
+        f"peak RSS of the tiny-model process: {tiny['peak_rss_mib']:.0f} MiB "
+        f"({tiny['rss_before_runs_mib']:.0f} MiB of it before the first forward: torch, model, tubelets)"
+    )
+    return "\n".join(lines)
+
+
+def _ratio(r50: dict[str, Any], numerator: str, denominator: str) -> float:
+    variants = r50["variants"]
+    return float(variants[numerator]["median_s"] / variants[denominator]["median_s"])
+
+
+def _write_json(data: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(data, file, indent=2)
+    os.replace(temp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument("--tiny-only", action="store_true", help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.tiny_only:
+        print(json.dumps(bench_tiny(args.rounds)))
+        return
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    child = [sys.executable, __file__, "--tiny-only", f"--rounds={args.rounds}", f"--threads={args.threads}"]
+    tiny = json.loads(subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout)
+    r50 = bench_r50(args.rounds)
+    result = {
+        "machine": {
+            "cpu": _cpu_name(),
+            "logical_cpus": os.cpu_count(),
+            "torch_threads": args.threads,
+            "torch": str(torch.__version__),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "r50": r50,
+        "r50_ratio_vs_pytorchvideo_as_shipped": _ratio(r50, OURS_PREPARED, PV_PLAIN),
+        "r50_ratio_vs_pytorchvideo_like_for_like": _ratio(r50, OURS_PREPARED, PV_LIKE),
+        "tiny": tiny,
+        "wall_s": time.perf_counter() - started,
+    }
+    _write_json(result, args.output)
+    print(_table(r50, tiny))
+    print(
+        f"\nratio FallWatch prepared / pytorchvideo: {result['r50_ratio_vs_pytorchvideo_as_shipped']:.2f} "
+        f"(as pytorchvideo is usually run), {result['r50_ratio_vs_pytorchvideo_like_for_like']:.2f} "
+        f"(pytorchvideo also in inference_mode + channels_last_3d)"
+    )
+    m = result["machine"]
+    print(
+        f"{m['cpu']}, {m['torch_threads']} torch threads of {m['logical_cpus']} CPUs, torch {m['torch']}; "
+        f"load average {m['load_average_before'][0]:.1f} before, {m['load_average_after'][0]:.1f} after; "
+        f"{result['wall_s']:.0f} s -> {args.output}"
+    )
+
+
+if __name__ == "__main__":
+    main()

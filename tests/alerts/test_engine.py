@@ -1,0 +1,224 @@
+"""The alert engine on tables of timed predictions: what opens, escalates, recovers and closes, and when."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pytest
+
+from alerts.engine import AlertEngine, events
+from alerts.zones import CameraZones, Zone, ZoneKind
+from app.config import AlertsConfig
+from app.types import Box, EventKind, Prediction, Severity
+
+N = {"normal": 0.9, "falling": 0.05, "lying": 0.05}
+F = {"normal": 0.05, "falling": 0.9, "lying": 0.05}
+L = {"normal": 0.05, "falling": 0.05, "lying": 0.9}
+STANDING: Box = (100.0, 100.0, 160.0, 300.0)
+LYING: Box = (80.0, 240.0, 280.0, 300.0)
+
+Row = tuple[float, int, dict[str, float], Box]
+Seen = tuple[EventKind, float, int, Severity]
+
+
+def series(
+    start: float, stop: float, track: int, scores: dict[str, float], box: Box, step: float = 0.5
+) -> list[Row]:
+    """Predictions every `step` seconds in [start, stop)."""
+    count = round((stop - start) / step)
+    return [(round(start + i * step, 3), track, scores, box) for i in range(count)]
+
+
+def run(rows: Iterable[Row], config: AlertsConfig | None = None, **zones: CameraZones) -> list[Seen]:
+    engine = AlertEngine(config or AlertsConfig(smoothing=1.0), zones=zones)
+    alerts = []
+    for pts, track, scores, box in rows:
+        alerts += engine.feed(Prediction("cam", track, pts, scores, box))
+    alerts += engine.finish()
+    return [(e.kind, e.pts, e.track_id, e.severity) for e in events(alerts)]
+
+
+def kinds(seen: Sequence[Seen]) -> list[EventKind]:
+    return [s[0] for s in seen]
+
+
+def test_one_falling_window_is_not_a_fall() -> None:
+    rows = series(0, 2, 1, N, STANDING) + series(2, 2.5, 1, F, STANDING) + series(2.5, 6, 1, N, STANDING)
+    assert run(rows) == []
+
+
+def test_fall_then_getting_up_opens_recovers_and_closes_after_the_cooldown() -> None:
+    rows = (
+        series(0, 2, 1, N, STANDING)
+        + series(2, 3, 1, F, STANDING)  # falling at 2.0 and 2.5: opens at 2.5
+        + series(3, 5, 1, L, LYING)
+        + series(5, 20, 1, N, STANDING)  # normal at 5.0 and 5.5: recovered at 5.5
+    )
+    assert run(rows) == [
+        (EventKind.OPENED, 2.5, 1, Severity.WARNING),
+        (EventKind.RECOVERED, 5.5, 1, Severity.WARNING),
+        (EventKind.CLOSED, 15.5, 1, Severity.WARNING),  # up for cooldown_s (10 s)
+    ]
+
+
+def test_falling_followed_by_lying_opens_and_lying_still_escalates_to_collapse() -> None:
+    rows = series(0, 1, 1, N, STANDING) + series(1, 1.5, 1, F, STANDING) + series(1.5, 14, 1, L, LYING)
+    assert run(rows) == [
+        (EventKind.OPENED, 1.5, 1, Severity.WARNING),
+        (EventKind.ESCALATED, 11.5, 1, Severity.CRITICAL),  # still since 1.5, collapse_after_s = 10
+        (EventKind.CLOSED, 13.5, 1, Severity.CRITICAL),  # end of stream
+    ]
+
+
+def test_lying_but_moving_does_not_escalate() -> None:
+    rows = series(0, 1, 1, F, STANDING)
+    for i in range(40):  # crawling: the box moves 60 px (0.3 of its 200 px side) every window
+        x = 80.0 + 60.0 * (i % 2 if i % 4 < 2 else -(i % 2))
+        rows.append((1.0 + 0.5 * i, 1, L, (x, 240.0, x + 200.0, 300.0)))
+    assert kinds(run(rows)) == [EventKind.OPENED, EventKind.CLOSED]
+
+
+def test_escalation_time_is_configurable() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 8, 1, L, LYING)
+    seen = run(rows, AlertsConfig(smoothing=1.0, collapse_after_s=3.0))
+    assert seen[:2] == [
+        (EventKind.OPENED, 0.5, 1, Severity.WARNING),
+        (EventKind.ESCALATED, 4.0, 1, Severity.CRITICAL),  # at rest (the lying box) since 1.0
+    ]
+
+
+def test_many_falling_windows_give_one_incident() -> None:
+    rows = series(0, 6, 1, F, STANDING) + series(6, 9, 1, N, STANDING)
+    assert kinds(run(rows)) == [EventKind.OPENED, EventKind.RECOVERED, EventKind.CLOSED]
+
+
+def test_a_second_fall_within_the_cooldown_continues_the_same_incident() -> None:
+    config = AlertsConfig(smoothing=1.0)
+    engine = AlertEngine(config)
+    rows = (
+        series(0, 1, 1, F, STANDING)
+        + series(1, 2, 1, N, STANDING)  # recovered at 1.5
+        + series(2, 3, 1, F, STANDING)  # falls again at 2.0: within the cooldown
+        + series(3, 15, 1, L, LYING)  # and stays down
+    )
+    alerts = [a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b))]
+    seen = events(alerts)
+    assert [e.kind for e in seen] == [EventKind.OPENED, EventKind.RECOVERED, EventKind.ESCALATED]
+    assert len({e.incident_key for e in seen}) == 1
+    assert seen[2].severity is Severity.CRITICAL
+
+
+def test_a_second_fall_after_the_cooldown_is_a_new_incident() -> None:
+    config = AlertsConfig(smoothing=1.0, cooldown_s=2.0)
+    engine = AlertEngine(config)
+    rows = series(0, 1, 1, F, STANDING) + series(1, 5, 1, N, STANDING) + series(5, 6, 1, F, STANDING)
+    seen = events(a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b)))
+    assert [e.kind for e in seen] == [
+        EventKind.OPENED,
+        EventKind.RECOVERED,
+        EventKind.CLOSED,
+        EventKind.OPENED,
+    ]
+    assert seen[0].incident_key != seen[3].incident_key
+
+
+def test_a_track_lost_and_found_nearby_continues_the_incident() -> None:
+    rows = (
+        series(0, 1, 1, F, STANDING)  # opened at 0.5 on track 1
+        + series(1, 4, 1, L, LYING)  # then lost after 3.5
+        + series(7, 14, 2, L, (84.0, 238.0, 284.0, 302.0))  # a new id where track 1 lay, 3.5 s later
+    )
+    assert run(rows) == [
+        (EventKind.OPENED, 0.5, 1, Severity.WARNING),
+        # At rest since 1.0: the collapse timer ran on through the gap between the two ids.
+        (EventKind.ESCALATED, 11.0, 2, Severity.CRITICAL),
+        (EventKind.CLOSED, 13.5, 2, Severity.CRITICAL),
+    ]
+
+
+def test_a_new_id_while_the_old_one_is_silent_takes_over_instead_of_opening_again() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 3, 1, L, LYING)
+    rows += series(3, 4, 2, F, (84.0, 238.0, 284.0, 302.0)) + series(4, 12, 2, L, LYING)
+    seen = run(rows)
+    assert kinds(seen) == [EventKind.OPENED, EventKind.ESCALATED, EventKind.CLOSED]
+    assert [s[2] for s in seen] == [1, 2, 2]
+
+
+def test_a_lost_track_with_no_successor_closes_after_reattach_time() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 3, 1, L, LYING)
+    rows += series(3, 12, 5, N, (500.0, 100.0, 560.0, 300.0))  # someone else, far away
+    seen = run(rows)
+    assert seen[0] == (EventKind.OPENED, 0.5, 1, Severity.WARNING)
+    assert seen[1][:3] == (EventKind.CLOSED, 8.0, 1)  # last seen 2.5, + reattach_s 5, seen at the next window
+    assert len(seen) == 2
+
+
+def test_rest_zone_allows_lying_down_and_ignore_zone_drops_predictions() -> None:
+    bed = Zone("bed", ZoneKind.REST, ((0.0, 200.0), (400.0, 200.0), (400.0, 400.0), (0.0, 400.0)))
+    tv = Zone("tv", ZoneKind.IGNORE, ((0.0, 0.0), (400.0, 0.0), (400.0, 200.0), (0.0, 200.0)))
+    zones = CameraZones((bed, tv))
+    lying_down_in_bed = series(0, 1, 1, F, LYING) + series(1, 20, 1, L, LYING)
+    falling_on_tv = series(0, 5, 2, F, (100.0, 20.0, 150.0, 120.0))
+    assert run(lying_down_in_bed, cam=zones) == []
+    assert run(falling_on_tv, cam=zones) == []
+    assert kinds(run(lying_down_in_bed)) == [EventKind.OPENED, EventKind.ESCALATED, EventKind.CLOSED]
+
+
+def test_area_zone_names_the_place() -> None:
+    kitchen = Zone("kitchen", ZoneKind.AREA, ((0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0), (0.0, 1000.0)))
+    engine = AlertEngine(AlertsConfig(smoothing=1.0), zones={"cam": CameraZones((kitchen,))})
+    alerts = [
+        a
+        for pts, t, s, b in series(0, 1, 1, F, STANDING)
+        for a in engine.feed(Prediction("cam", t, pts, s, b))
+    ]
+    assert [(a.event.kind, a.zone) for a in alerts] == [(EventKind.OPENED, "kitchen")]
+    assert [s.pts for s in alerts[0].samples] == [0.0, 0.5]  # the timeline starts before the incident opened
+
+
+def test_smoothing_ignores_a_one_window_spike_and_follows_a_sustained_fall() -> None:
+    config = AlertsConfig(smoothing=0.5)
+    spike = [*series(0, 2, 1, N, STANDING), (2.0, 1, F, STANDING), (2.5, 1, F, STANDING)]
+    spike += series(3, 6, 1, N, STANDING)
+    sustained = series(0, 2, 1, N, STANDING) + series(2, 5, 1, F, STANDING)
+    assert run(spike, config) == []
+    # Smoothed falling: 0.475, 0.69, 0.79: the second window above 0.6 opens it.
+    assert run(sustained, config)[0][:2] == (EventKind.OPENED, 3.0)
+
+
+def test_same_predictions_give_the_same_incidents_and_run_ids_keep_keys_apart() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 14, 1, L, LYING) + series(14, 30, 1, N, STANDING)
+
+    def keys(run_id: str) -> list[tuple[str, str, float]]:
+        engine = AlertEngine(AlertsConfig(), run_id=run_id)
+        out = [a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b))]
+        return [(e.kind.value, e.incident_key, e.pts) for e in events(out + engine.finish())]
+
+    assert keys("a:") == keys("a:")
+    assert keys("a:")[0][1].startswith("a:cam/1/") and keys("b:")[0][1].startswith("b:cam/1/")
+    assert [k for k, _, _ in keys("a:")] == ["opened", "escalated", "recovered", "closed"]
+
+
+def test_advance_closes_incidents_of_tracks_that_went_away() -> None:
+    engine = AlertEngine(AlertsConfig(smoothing=1.0))
+    for pts, t, s, b in series(0, 1, 1, F, STANDING):
+        engine.feed(Prediction("cam", t, pts, s, b))
+    assert engine.open_incidents() != []
+    assert events(engine.advance("cam", 5.0)) == []  # lost, waiting for a successor
+    closed = events(engine.advance("cam", 9.0))
+    assert [e.kind for e in closed] == [EventKind.CLOSED] and engine.open_incidents() == []
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        (((0.0, 0.0), (1.0, 1.0)), "at least 3 points"),
+        (((0.0, 0.0), (1.0, 1.0), (2.0, 2.0)), "enclose an area"),
+        (((0.0, 0.0), (2.0, 2.0), (2.0, 0.0), (0.0, 2.0)), "must not cross"),
+    ],
+)
+def test_invalid_zone_polygons_are_refused(points: tuple[tuple[float, float], ...], expected: str) -> None:
+    from app.errors import FallWatchError
+
+    with pytest.raises(FallWatchError, match=expected):
+        Zone("door", ZoneKind.IGNORE, points)
