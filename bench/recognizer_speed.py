@@ -3,8 +3,8 @@
 1. FallWatch's SlowFast R50 against pytorchvideo's `slowfast_r50`, same weights, identical input, in one run:
    the variants are timed in alternation (a rotating order every round) and each one's median is reported, so
    that a neighbour's load on the shared cores falls on all of them alike.
-2. Tubelets per second of FallWatch's default preset (`slowfast_tiny`), batched, from uint8 tubelets to logits,
-   with the peak resident memory of a process that does only that.
+2. Tubelets per second of FallWatch's default preset (`slowfast_tiny`), batched, from uint8 tubelets to
+   logits, with the peak resident memory of a process that does only that.
 
     .venv/bin/python bench/recognizer_speed.py [--rounds 7] [--threads 2]
 
@@ -78,8 +78,8 @@ def _cpu_name() -> str:
 
 
 def _randomize(model: nn.Module) -> None:
-    """Non-trivial norms and head (pytorchvideo starts each residual branch and the head near zero), so that the
-    logits compared below are of order one and a difference between the models would show."""
+    """Non-trivial norms and head (pytorchvideo starts each residual branch and the head near zero), so that
+    the logits compared below are of order one and a difference between the models would show."""
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
@@ -211,7 +211,7 @@ def bench_tiny(rounds: int) -> dict[str, Any]:
     spec = new_spec(model.config)
     prepared = prepare_for_inference(model)
     pool = _tubelets(max(TINY_BATCHES), spec.frames, spec.crop)
-    # What torch, the model and the tubelets hold before any forward: the rest of the peak is the batches' work.
+    # What torch, the model and the tubelets hold before any forward; the rest of the peak is the batches'.
     rss_before = _rss_mib()
 
     def step(batch: int) -> Forward:
@@ -240,39 +240,63 @@ def bench_tiny(rounds: int) -> dict[str, Any]:
     }
 
 
-def _table(r50: dict[str, Any], tiny: dict[str, Any]) -> str:
-    lines = []
+def _r50_table(r50: dict[str, Any]) -> list[str]:
     inp = r50["input"]
-    lines.append(
-        f"SlowFast R50, batch {inp['batch']}, {inp['slow_frames']}+{inp['fast_frames']} frames of {inp['crop']} px, "
-        f"median of {r50['rounds']} alternated runs"
-    )
+    lines = [
+        f"SlowFast R50, batch {inp['batch']}, {inp['slow_frames']}+{inp['fast_frames']} frames "
+        f"of {inp['crop']} px, median of {r50['rounds']} alternated runs",
+        f"| {'variant':<64} | median s | IQR s       | ratio | max |diff| |",
+        f"|{'-' * 66}|----------|-------------|-------|------------|",
+    ]
     base = r50["variants"][PV_PLAIN]["median_s"]
-    lines.append(f"| {'variant':<64} | median s | IQR s       | ratio | max |diff| |")
-    lines.append(f"|{'-' * 66}|----------|-------------|-------|------------|")
     for name, v in r50["variants"].items():
         iqr = f"{v['q1_s']:.2f}-{v['q3_s']:.2f}"
         lines.append(
-            f"| {name:<64} | {v['median_s']:8.2f} | {iqr:<11} | {v['median_s'] / base:5.2f} | {v['max_abs_logit_diff']:10.1e} |"
+            f"| {name:<64} | {v['median_s']:8.2f} | {iqr:<11} | {v['median_s'] / base:5.2f} "
+            f"| {v['max_abs_logit_diff']:10.1e} |"
         )
     lines.append(
         f"largest |logit| {r50['max_abs_logit']:.2f}; peak RSS of the R50 process (both models, all four "
         f"variants): {r50['peak_rss_mib']:.0f} MiB"
     )
-    lines.append("")
+    return lines
+
+
+def _tiny_table(runs: list[dict[str, Any]]) -> list[str]:
+    first = runs[0]
+    lines = [
+        f"{first['preset']} ({first['parameters'] / 1e6:.1f} M parameters, "
+        f"{first['checkpoint_mib_float32']:.1f} MiB as float32), uint8 tubelets -> logits, prepared, "
+        f"median of {first['rounds']} runs",
+        "| threads | batch | median s | tubelets/s | peak RSS MiB |",
+        "|---------|-------|----------|------------|--------------|",
+    ]
+    for run in runs:
+        for batch, row in run["batches"].items():
+            lines.append(
+                f"| {run['threads']:>7} | {batch:>5} | {row['median_s']:8.3f} "
+                f"| {row['tubelets_per_s']:10.1f} | {run['peak_rss_mib']:12.0f} |"
+            )
     lines.append(
-        f"{tiny['preset']} ({tiny['parameters'] / 1e6:.1f} M parameters, {tiny['checkpoint_mib_float32']:.1f} MiB as float32), "
-        f"uint8 tubelets -> logits, prepared, median of {tiny['rounds']} runs"
+        f"(each thread count in its own process; {first['rss_before_runs_mib']:.0f} MiB of the peak is there "
+        "before the first forward: torch, model, tubelets)"
     )
-    lines.append("| batch | median s | tubelets/s |")
-    lines.append("|-------|----------|------------|")
-    for batch, row in tiny["batches"].items():
-        lines.append(f"| {batch:>5} | {row['median_s']:8.3f} | {row['tubelets_per_s']:10.1f} |")
-    lines.append(
-        f"peak RSS of the tiny-model process: {tiny['peak_rss_mib']:.0f} MiB "
-        f"({tiny['rss_before_runs_mib']:.0f} MiB of it before the first forward: torch, model, tubelets)"
+    return lines
+
+
+def _table(r50: dict[str, Any], tiny: dict[str, Any], tiny_one_thread: dict[str, Any] | None) -> str:
+    runs = [tiny] if tiny_one_thread is None else [tiny, tiny_one_thread]
+    return "\n".join([*_r50_table(r50), "", *_tiny_table(runs)])
+
+
+def _tiny_in_child(rounds: int, threads: int) -> dict[str, Any]:
+    """The tiny-model benchmark in a fresh process, so that its peak memory is its own."""
+    child = [sys.executable, __file__, "--tiny-only", f"--rounds={rounds}", f"--threads={threads}"]
+    result: dict[str, Any] = json.loads(
+        subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
     )
-    return "\n".join(lines)
+    result["threads"] = threads
+    return result
 
 
 def _ratio(r50: dict[str, Any], numerator: str, denominator: str) -> float:
@@ -301,36 +325,39 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     started = time.perf_counter()
-    child = [sys.executable, __file__, "--tiny-only", f"--rounds={args.rounds}", f"--threads={args.threads}"]
-    tiny = json.loads(subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout)
+    tiny = _tiny_in_child(args.rounds, args.threads)
+    # On shared cores a neighbour's load stalls every multi-threaded step at its barriers; one thread shows
+    # how much of the multi-threaded figure is that.
+    tiny_one_thread = _tiny_in_child(args.rounds, 1) if args.threads != 1 else None
     r50 = bench_r50(args.rounds)
-    result = {
-        "machine": {
-            "cpu": _cpu_name(),
-            "logical_cpus": os.cpu_count(),
-            "torch_threads": args.threads,
-            "torch": str(torch.__version__),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+    machine = {
+        "cpu": _cpu_name(),
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": args.threads,
+        "torch": str(torch.__version__),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    result: dict[str, Any] = {
+        "machine": machine,
         "r50": r50,
         "r50_ratio_vs_pytorchvideo_as_shipped": _ratio(r50, OURS_PREPARED, PV_PLAIN),
         "r50_ratio_vs_pytorchvideo_like_for_like": _ratio(r50, OURS_PREPARED, PV_LIKE),
         "tiny": tiny,
+        "tiny_one_thread": tiny_one_thread,
         "wall_s": time.perf_counter() - started,
     }
     _write_json(result, args.output)
-    print(_table(r50, tiny))
+    print(_table(r50, tiny, tiny_one_thread))
     print(
         f"\nratio FallWatch prepared / pytorchvideo: {result['r50_ratio_vs_pytorchvideo_as_shipped']:.2f} "
         f"(as pytorchvideo is usually run), {result['r50_ratio_vs_pytorchvideo_like_for_like']:.2f} "
         f"(pytorchvideo also in inference_mode + channels_last_3d)"
     )
-    m = result["machine"]
     print(
-        f"{m['cpu']}, {m['torch_threads']} torch threads of {m['logical_cpus']} CPUs, torch {m['torch']}; "
-        f"load average {m['load_average_before'][0]:.1f} before, {m['load_average_after'][0]:.1f} after; "
-        f"{result['wall_s']:.0f} s -> {args.output}"
+        f"{machine['cpu']}, {args.threads} torch threads of {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}; load average {load_before[0]:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after; {result['wall_s']:.0f} s -> {args.output}"
     )
 
 

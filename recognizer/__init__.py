@@ -1,1 +1,50 @@
-"""The SlowFast recognizer: normal, falling or lying for one person's tubelet."""
+"""The SlowFast recognizer: normal, falling or lying for one person's tubelet.
+
+Usage::
+
+    from recognizer import load_checkpoint, tubelets_to_inputs
+    model, spec = load_checkpoint("models/fallwatch_slowfast_tiny.pt")
+    logits = model(tubelets_to_inputs(tubelets, spec))      # (N, len(spec.labels))
+"""
+
+from recognizer.checkpoint import load_checkpoint, save_checkpoint
+from recognizer.config import SlowFastConfig
+from recognizer.finetune import backbone_parameters, replace_head
+from recognizer.inputs import clips_to_inputs, tubelets_to_inputs
+from recognizer.optimize import prepare_for_inference
+from recognizer.presets import (
+    DEFAULT_PRESET,
+    PRESETS,
+    build_preset,
+    preset_config,
+    slowfast_r18,
+    slowfast_r50,
+    slowfast_r101,
+    slowfast_tiny,
+)
+from recognizer.slowfast import SlowFast, build_slowfast
+from recognizer.spec import Provenance, RecognizerSpec, new_spec
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "Provenance",
+    "RecognizerSpec",
+    "SlowFast",
+    "SlowFastConfig",
+    "backbone_parameters",
+    "build_preset",
+    "build_slowfast",
+    "clips_to_inputs",
+    "load_checkpoint",
+    "new_spec",
+    "prepare_for_inference",
+    "preset_config",
+    "replace_head",
+    "save_checkpoint",
+    "slowfast_r18",
+    "slowfast_r50",
+    "slowfast_r101",
+    "slowfast_tiny",
+    "tubelets_to_inputs",
+]

@@ -1,0 +1,62 @@
+"""Named SlowFast configurations, each with a builder function.
+
+`slowfast_r50` and `slowfast_r101` are pytorchvideo's Kinetics-400 models of the same names (8x8: 32 fast
+frames, alpha 4), so their model-zoo weights load into them. `slowfast_r18` is the same recipe with
+ResNet-18's basic blocks. `slowfast_tiny` is FallWatch's default for a CPU: R18 at 3/8 width on 16 frames of
+112 px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from app.types import LABELS
+from recognizer.config import SlowFastConfig
+from recognizer.slowfast import SlowFast, build_slowfast
+
+PRESETS: dict[str, SlowFastConfig] = {
+    "slowfast_r50": SlowFastConfig(depth=50, fusion_kernel=7, num_classes=400),
+    # pytorchvideo's R101 fuses with a 5-frame kernel.
+    "slowfast_r101": SlowFastConfig(depth=101, fusion_kernel=5, num_classes=400),
+    "slowfast_r18": SlowFastConfig(depth=18, num_classes=len(LABELS)),
+    # Basic blocks have no 4x channel expansion, so beta_inv 8 would leave the fast pathway 3 channels wide at
+    # res2; 4 keeps enough of it to carry motion. 3.4 M parameters: 13 MB as float32.
+    "slowfast_tiny": SlowFastConfig(
+        depth=18, width=24, beta_inv=4, frames=16, crop=112, num_classes=len(LABELS)
+    ),
+}
+
+DEFAULT_PRESET = "slowfast_tiny"
+
+
+def preset_config(name: str, **overrides: Any) -> SlowFastConfig:
+    """The named configuration, with any field replaced (e.g. `num_classes=3`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown SlowFast preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return replace(PRESETS[name], **overrides)
+
+
+def build_preset(name: str, **overrides: Any) -> SlowFast:
+    """A freshly initialised network of the named preset."""
+    return build_slowfast(preset_config(name, **overrides))
+
+
+def slowfast_r50(**overrides: Any) -> SlowFast:
+    """pytorchvideo's `slowfast_r50`: 34,566,488 parameters with 400 classes."""
+    return build_preset("slowfast_r50", **overrides)
+
+
+def slowfast_r101(**overrides: Any) -> SlowFast:
+    """pytorchvideo's `slowfast_r101`."""
+    return build_preset("slowfast_r101", **overrides)
+
+
+def slowfast_r18(**overrides: Any) -> SlowFast:
+    """SlowFast with ResNet-18 basic blocks at full width."""
+    return build_preset("slowfast_r18", **overrides)
+
+
+def slowfast_tiny(**overrides: Any) -> SlowFast:
+    """FallWatch's CPU default."""
+    return build_preset("slowfast_tiny", **overrides)
