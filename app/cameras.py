@@ -144,10 +144,17 @@ class CameraHub:
         self.stop()
 
     def stop(self) -> None:
-        for camera in self.cameras:
-            camera.stop()
+        self.request_stop()
         for camera in self.cameras:
             camera.join(timeout=5)
+
+    def request_stop(self) -> None:
+        """Stops decoding; frames already queued still come out of `batches()`, which then ends."""
+        for camera in self.cameras:
+            camera.stop()
+
+    def finished(self) -> list[str]:
+        return [name for name, state in self.states.items() if state.finished]
 
     def batches(self, poll_s: float = 0.05) -> Iterator[list[Frame]]:
         """Lists of frames, at most one per camera, until every camera has finished."""

@@ -122,7 +122,9 @@ class FileSource:
         self.stats = stats or SourceStats()
         self._container = open_file(path)
         stream = self._container.streams.video[0]
+        # Headers can overstate the frame count (edit lists); only the duration is trusted to spot a cut file.
         self.declared_frames = int(stream.frames or 0)
+        self.declared_duration_s = _declared_duration(self._container, stream)
         self.size = (int(stream.codec_context.width), int(stream.codec_context.height))
         self.stats.connected = True
 
@@ -130,6 +132,7 @@ class FileSource:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         clock = _StreamClock()
+        last_pts = 0.0
         try:
             for packet in self._container.demux(stream):
                 if stop is not None and stop.is_set():
@@ -137,7 +140,8 @@ class FileSource:
                 for frame in self._decode(packet):
                     self.stats.decoded += 1
                     self.stats.last_frame_wall = time.time()
-                    yield DecodedFrame(self.stats.decoded, clock.pts(frame), frame)
+                    last_pts = clock.pts(frame)
+                    yield DecodedFrame(self.stats.decoded, last_pts, frame)
         except av.error.FFmpegError as exc:
             # Demuxing itself failed: the rest of the file cannot be reached.
             raise TruncatedVideoError(
@@ -145,7 +149,7 @@ class FileSource:
             ) from None
         finally:
             self._container.close()
-        self._check_complete()
+        self._check_complete(last_pts)
 
     def _decode(self, packet: Any) -> list[Any]:
         try:
@@ -160,13 +164,20 @@ class FileSource:
             )
             return []
 
-    def _check_complete(self) -> None:
-        declared = self.declared_frames
-        # A few frames short is normal for some encoders; a large shortfall means the file was cut.
-        if declared and self.stats.decoded + self.stats.corrupt < declared * 0.9:
+    def _check_complete(self, last_pts: float) -> None:
+        declared = self.declared_duration_s
+        # The last frame starts one frame before the end; a shortfall of more than a tenth means a cut file.
+        if declared > 1.0 and last_pts < declared * 0.9 - 0.25:
             raise TruncatedVideoError(
-                f"{self.path}: file is truncated: decoded {self.stats.decoded} of {declared} frames"
+                f"{self.path}: file is truncated: decoded {self.stats.decoded} frames up to {last_pts:.1f} s "
+                f"of {declared:.1f} s"
             )
+
+
+def _declared_duration(container: Any, stream: Any) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return float(container.duration or 0) / 1_000_000
 
 
 class _StreamClock:
