@@ -31,9 +31,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The shipped GMDCSA24 sample through the whole pipeline: SQLite, the offline weights, the shipped model.
+DEMO_DIR := demo-data
 demo: install
-	@echo "make demo: not yet - the demo lands with the end-to-end issue. Try:"
-	@echo "  $(VENV)/bin/fallwatch track --source assets/... --render annotated.mp4"
+	FALLWATCH_SERVER__METRICS_PORT=0 $(VENV)/bin/fallwatch run --source assets/sample/gmdcsa24_subject2_fall_12.mp4 \
+		--camera demo --data-dir $(DEMO_DIR)
+	@echo
+	@echo "Review it in the dashboard: $(VENV)/bin/fallwatch dashboard --data-dir $(DEMO_DIR)"
+	@echo "  (first create a user: $(VENV)/bin/fallwatch users add NAME --data-dir $(DEMO_DIR))"
 
 bench: install
 	$(PY) bench/perception.py

@@ -15,9 +15,11 @@ from app.incidents_command import add_incidents_parser
 
 EXAMPLES = """\
 examples:
+  fallwatch run --source ward1.mp4 --webhook http://127.0.0.1:8099/hook
   fallwatch track --source ward1.mp4 --out tracks.jsonl --render annotated.mp4
   fallwatch track --source rtsp://cam1.local/stream --duration 60
   fallwatch incidents list --status open
+  fallwatch dashboard --port 8501
   fallwatch config --config fallwatch.yaml
 
 Settings come from --config (YAML), then FALLWATCH_* environment variables
@@ -104,6 +106,69 @@ def _add_track(subparsers: Any) -> None:
     parser.set_defaults(handler=_track)
 
 
+def _add_run(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="watch cameras: detect falls, store incidents, send notifications",
+        description="Run every configured camera (or --source) through detection, tracking, the recognizer and "
+                    "the alert engine. Files run to their end, then FallWatch exits once incidents, media and "
+                    "notifications are written; live sources run until Ctrl-C or SIGTERM, which drain the "
+                    "queues and flush the outbox first.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  fallwatch run --config fallwatch.yaml\n"
+               "  fallwatch run --source ward.mp4 --webhook http://127.0.0.1:8099/hook\n"
+               "  FALLWATCH_WEBHOOK_SECRET=... fallwatch run --source rtsp://cam1/stream --camera ward-1",
+    )  # fmt: skip
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PATH_OR_URL",
+        help="a video file or stream to watch instead of the configured cameras (repeatable)",
+    )
+    parser.add_argument("--camera", metavar="NAME", help="the camera name for a single --source")
+    parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite under the data directory)")
+    parser.add_argument("--media-dir", type=Path, metavar="DIR", help="where clips and snapshots go")
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also POST signed incident messages here (repeatable; secret: FALLWATCH_WEBHOOK_SECRET)",
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, metavar="PATH", help="recognizer checkpoint (default: the shipped model)"
+    )
+    _add_common(parser)
+    parser.set_defaults(handler=_run)
+
+
+def _add_eval(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="measure detection on a labelled manifest of videos",
+        description="Run the same pipeline as `fallwatch run` on every video of a manifest (the falldata "
+                    "format) and score each video: a fall is caught when the first incident opens at or after "
+                    "the annotated fall start minus 1 s; a daily-activity video with any incident is a false "
+                    "alarm. A keypoint rule (torso angle + box aspect held 1 s) is measured on the same tracks.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  fallwatch eval --manifest ../shared/falldata/manifest.csv --json eval.json --html eval.html",
+    )  # fmt: skip
+    parser.add_argument(
+        "--manifest", type=Path, required=True, metavar="CSV", help="videos with labels and fall times"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the per-video and overall report as JSON"
+    )
+    parser.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a report with each video's scores plotted"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, metavar="PATH", help="recognizer checkpoint (default: the shipped model)"
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N videos (a quick look)")
+    _add_common(parser)
+    parser.set_defaults(handler=_eval)
+
+
 def _add_config(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "config",
@@ -125,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
     )
+    _add_run(subparsers)
     _add_track(subparsers)
+    _add_eval(subparsers)
     add_incidents_parser(subparsers)
     _add_config(subparsers)
     return parser
@@ -156,6 +223,38 @@ def _track(args: argparse.Namespace) -> int:
         overrides["ingest"] = {"fps": args.fps}
     settings = _settings(args, **overrides)
     return run_track(settings, args.source, args.camera, args.out, args.render, args.duration, args.crop)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app.run_command import RunOptions, run
+
+    overrides: dict[str, Any] = {}
+    if args.checkpoint is not None:
+        overrides["recognizer"] = {"checkpoint": args.checkpoint}
+    options = RunOptions(tuple(args.source), args.camera, args.db, args.media_dir, tuple(args.webhook))
+    return run(_settings(args, **overrides), options)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from app.evaluate import evaluate, write_html, write_json
+    from app.manifest import read_manifest
+
+    overrides: dict[str, Any] = {}
+    if args.checkpoint is not None:
+        overrides["recognizer"] = {"checkpoint": args.checkpoint}
+    settings = _settings(args, **overrides)
+    entries = read_manifest(args.manifest)[: args.limit]
+    report = evaluate(settings, entries)
+    if args.json:
+        write_json(report, args.json)
+    if args.html:
+        write_html(report, args.html)
+    print(
+        json.dumps({"fallwatch": report["summary"], "keypoint_rule": report["baseline"]["summary"]}, indent=2)
+    )
+    return 0
 
 
 def _config(args: argparse.Namespace) -> int:

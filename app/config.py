@@ -191,6 +191,26 @@ class RecognizerConfig(Section):
     )
 
 
+class ServerConfig(Section):
+    metrics_port: int = Field(
+        9108,
+        ge=0,
+        le=65535,
+        description="Port of /metrics (Prometheus) and /healthz while `fallwatch run` runs; 0 turns it off.",
+    )
+    metrics_address: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the metrics server listens on (0.0.0.0 for every interface).",
+    )
+    flush_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="At the end of a run, how long to wait for pending notifications to go out.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything FallWatch reads; see the README's configuration section for a commented example."""
 
@@ -211,6 +231,7 @@ class Settings(BaseSettings):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     tubelets: TubeletConfig = Field(default_factory=TubeletConfig)
     recognizer: RecognizerConfig = Field(default_factory=RecognizerConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     # The alerts sections are defined at the end of this module, hence the lambdas.
     alerts: AlertsConfig = Field(default_factory=lambda: AlertsConfig())
     store: StoreConfig = Field(default_factory=lambda: StoreConfig())

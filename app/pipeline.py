@@ -1,0 +1,157 @@
+"""The whole pipeline for `fallwatch run` and `fallwatch eval`, one code path for both.
+
+cameras -> perception (detector batch over all cameras, per-camera tracker and tubelets) -> recognizer (one batch
+over every ready tubelet of every camera) -> alert service (engine on stream time, evidence, store writer).
+
+Stages are decoupled by each camera's bounded queue and by the store writer's own thread; nothing here grows with
+the length of a run except the optional prediction log that `eval` asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alerts.service import AlertService
+from app.cameras import Camera, CameraHub
+from app.config import Settings
+from app.metrics import PipelineMetrics
+from app.perception import Perception, PerceptionStep
+from app.timing import StageTimer
+from app.types import EventKind, Frame, IncidentEvent, Prediction, Tubelet
+from detectors.person import PersonDetector
+from recognizer.infer import Recognizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraReport:
+    name: str
+    decoded: int
+    analysed: int
+    dropped: int
+    corrupt: int
+    reconnects: int
+    error: str | None
+
+
+@dataclass
+class RunResult:
+    events: list[IncidentEvent]
+    cameras: dict[str, CameraReport]
+    analysed_frames: int
+    wall_s: float
+    stored: bool  # every incident reached the store before the run ended
+    predictions: list[Prediction] = field(default_factory=list)
+
+    @property
+    def opened(self) -> list[IncidentEvent]:
+        return [e for e in self.events if e.kind is EventKind.OPENED]
+
+    @property
+    def analysed_fps(self) -> float:
+        return self.analysed_frames / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def settings_for(settings: Settings, recognizer: Recognizer) -> Settings:
+    """The settings with tubelets shaped as the recognizer expects them."""
+    tubelets = settings.tubelets.model_copy(update={"frames": recognizer.frames})
+    return settings.model_copy(update={"tubelets": tubelets})
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        recognizer: Recognizer,
+        alerts: AlertService,
+        detector: PersonDetector | None = None,
+        metrics: PipelineMetrics | None = None,
+        keep_predictions: bool = False,
+        observer: Callable[[PerceptionStep], None] | None = None,
+    ) -> None:
+        self.settings = settings_for(settings, recognizer)
+        self.recognizer = recognizer
+        self.alerts = alerts
+        self.timer = StageTimer()
+        self.perception = Perception(self.settings, detector=detector, timer=self.timer)
+        self.metrics = metrics
+        self.keep_predictions = keep_predictions
+        self._reported: dict[str, float] = {}
+        self.observer = (
+            observer  # sees every frame's detections and tracks (eval's keypoint baseline uses it)
+        )
+
+    def run(self, cameras: list[Camera], stop: threading.Event | None = None) -> RunResult:
+        """Runs until every camera ends (files) or `stop` is set (then drains what is queued)."""
+        stop = stop or threading.Event()
+        start, analysed = time.monotonic(), 0
+        predictions: list[Prediction] = []
+        flushed: set[str] = set()
+        hub = CameraHub(cameras)
+        with hub:
+            for batch in hub.batches():
+                if stop.is_set():
+                    hub.request_stop()
+                tubelets = self._perceive(batch)
+                analysed += len(batch)
+                for name in set(hub.finished()) - flushed:
+                    flushed.add(name)
+                    tubelets += self.perception.finish(name)
+                predictions += self._judge(tubelets)
+                self._report(hub, cameras, start)
+            for name in set(hub.finished()) - flushed:
+                predictions += self._judge(self.perception.finish(name))
+        stored = self.alerts.close()
+        wall = time.monotonic() - start
+        reports = {c.name: self._camera_report(c, hub) for c in cameras}
+        return RunResult(list(self.alerts.events), reports, analysed, wall, stored,
+                         predictions if self.keep_predictions else [])  # fmt: skip
+
+    def _perceive(self, batch: list[Frame]) -> list[Tubelet]:
+        tubelets: list[Tubelet] = []
+        for step in self.perception.process(batch):
+            if self.observer is not None:
+                self.observer(step)
+            self.alerts.on_frame(step.frame)
+            tubelets += step.tubelets
+        return tubelets
+
+    def _judge(self, tubelets: list[Tubelet]) -> list[Prediction]:
+        if not tubelets:
+            return []
+        with self.timer.stage("recognize"):
+            predictions = self.recognizer.predict(tubelets)
+        before = len(self.alerts.events)
+        for prediction in sorted(predictions, key=lambda p: (p.pts, p.camera, p.track_id)):
+            self.alerts.on_prediction(prediction)
+        for event in self.alerts.events[before:]:
+            log.warning("incident %s on %s: %s (%s, score %.2f) at %.1f s", event.kind.value, event.camera,
+                        event.incident_key, event.severity.value, event.score, event.pts)  # fmt: skip
+            if self.metrics is not None:
+                self.metrics.incidents.labels(event.camera, event.kind.value).inc()
+        return predictions
+
+    def _report(self, hub: CameraHub, cameras: list[Camera], start: float) -> None:
+        if self.metrics is None:
+            return
+        elapsed = max(time.monotonic() - start, 1e-6)
+        for camera in cameras:
+            self.metrics.update_camera(camera.name, camera.stats, camera.stats.analysed / elapsed)
+        for stage, seconds in self.timer.seconds.items():
+            # The timer accumulates; the histogram gets each stage's growth since the last report.
+            grown = seconds - self._reported.get(stage, 0.0)
+            if grown > 0:
+                self.metrics.stage.labels(stage).observe(grown)
+            self._reported[stage] = seconds
+
+    @staticmethod
+    def _camera_report(camera: Camera, hub: CameraHub) -> CameraReport:
+        stats = camera.stats
+        error = hub.errors.get(camera.name)
+        return CameraReport(camera.name, stats.decoded, stats.analysed, stats.dropped, stats.corrupt,
+                            stats.reconnects, str(error) if error else None)  # fmt: skip
