@@ -36,6 +36,8 @@ class KeypointRule:
         fired: list[float] = []
         since: float | None = None
         for t, box, points in zip(pts, boxes, keypoints, strict=True):
+            if np.isnan(points).all():
+                continue  # a frame the person was not detected in: no evidence either way
             if not self.down(box, points):
                 since = None
                 continue
