@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from alerts.engine import ScoreSample
-from app.types import EventKind, IncidentEvent, Severity
+from app.types import Box, EventKind, IncidentEvent, Severity
 
 
 class Status(StrEnum):
@@ -61,6 +61,7 @@ class WriteItem:
     zone: str | None = None
     samples: tuple[ScoreSample, ...] = ()
     media: MediaRefs | None = None
+    box: Box | None = None  # the track's box at the event, source pixels (drawn on the snapshot)
 
     def to_json(self) -> dict[str, Any]:
         e = self.event
@@ -81,6 +82,7 @@ class WriteItem:
             "media": None
             if self.media is None
             else {"snapshot": self.media.snapshot, "clip": self.media.clip},
+            "box": None if self.box is None else list(self.box),
         }
 
     @classmethod
@@ -102,7 +104,15 @@ class WriteItem:
             zone=data.get("zone"),
             samples=tuple(ScoreSample(*(float(v) for v in s)) for s in data.get("samples", [])),
             media=None if media is None else MediaRefs(media.get("snapshot"), media.get("clip")),
+            box=_box(data.get("box")),  # absent in items spooled before boxes were stored
         )
+
+
+def _box(value: Any) -> Box | None:
+    if value is None:
+        return None
+    x1, y1, x2, y2 = (float(v) for v in value)
+    return (x1, y1, x2, y2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +165,7 @@ class EventRecord:
     track_id: int
     severity: Severity
     score: float
+    box: Box | None = None  # the track's box at the event (None for events stored before boxes were)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +202,71 @@ class DeliveryAttempt:
     status_code: int | None
     error: str | None
     duration_ms: float
+
+
+# --- what the dashboard reads and writes besides incidents --------------------------------------------------------
+
+
+class CameraState(StrEnum):
+    """What a worker last said about one of its cameras."""
+
+    CONNECTED = "connected"  # frames are arriving
+    RECONNECTING = "reconnecting"  # the source failed or stalled; the worker is trying again
+    STOPPED = "stopped"  # the worker stopped reading it (shut down, or the file ended)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """A worker's latest report on one camera (one row per camera, replaced by each report)."""
+
+    camera: str
+    state: CameraState
+    fps: float  # frames analysed per second, measured by the worker
+    dropped: int  # frames dropped since the worker started (live sources drop the oldest when behind)
+    reconnects: int  # reconnections since the worker started
+    frame_path: str | None  # a recent frame (JPEG), relative to the media root
+    detail: str | None  # why it is reconnecting or stopped, in a few words
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Which incidents to list; an empty tuple means any. `since`/`until` bound when the incident opened."""
+
+    cameras: tuple[str, ...] = ()
+    kinds: tuple[IncidentKind, ...] = ()
+    severities: tuple[Severity, ...] = ()
+    statuses: tuple[Status, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 200
+
+    def __post_init__(self) -> None:
+        for moment in (self.since, self.until):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("since and until must be timezone-aware")
+        if not 1 <= self.limit <= 1_000_000:
+            raise ValueError(f"limit must be between 1 and 1000000, got {self.limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCounts:
+    """How many incidents a query matches, by review status, and how many critical ones nobody has taken."""
+
+    total: int = 0
+    open: int = 0
+    acknowledged: int = 0
+    resolved: int = 0
+    false_alarm: int = 0
+    critical_open: int = 0
+    active: int = 0  # still followed by the engine (the person has not got up, the track has not ended)
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardUser:
+    """A dashboard user kept in the database; only the password's hash (argon2) is stored."""
+
+    name: str
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime

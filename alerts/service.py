@@ -92,4 +92,6 @@ class AlertService:
             if event.kind is EventKind.OPENED and self.recorder is not None:
                 media = self.recorder.start(event.incident_key, event.camera, event.pts, at)
             self.events.append(event)
-            self.writer.submit(WriteItem(uuid.uuid4().hex, event, at, alert.zone, alert.samples, media))
+            self.writer.submit(
+                WriteItem(uuid.uuid4().hex, event, at, alert.zone, alert.samples, media, box=alert.box)
+            )

@@ -11,6 +11,7 @@ and upgraded by Alembic when the store is opened.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    func,
     or_,
     select,
     text,
@@ -44,12 +46,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 
 from alerts.messages import Routing, event_name, incident_message
 from alerts.records import (
+    CameraState,
+    CameraStatus,
+    DashboardUser,
     DeliveryAttempt,
     DeliveryStatus,
     EventRecord,
     Incident,
     IncidentChange,
+    IncidentCounts,
     IncidentKind,
+    IncidentQuery,
     OutboxEntry,
     Outcome,
     ScorePoint,
@@ -58,7 +65,7 @@ from alerts.records import (
     utcnow,
 )
 from app.errors import FallWatchError
-from app.types import EventKind, Severity
+from app.types import Box, EventKind, Severity
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "fallwatch_schema_version"
@@ -198,6 +205,11 @@ class EventRow(Base):
     track_id: Mapped[int] = mapped_column(Integer)
     severity: Mapped[str] = mapped_column(String(16))
     score: Mapped[float] = mapped_column(Float)
+    # The track's box at the event, source pixels; NULL for events stored before revision 0002.
+    box_x1: Mapped[float | None] = mapped_column(Float)
+    box_y1: Mapped[float | None] = mapped_column(Float)
+    box_x2: Mapped[float | None] = mapped_column(Float)
+    box_y2: Mapped[float | None] = mapped_column(Float)
 
 
 class ChangeRow(Base):
@@ -258,6 +270,28 @@ class AttemptRow(Base):
     duration_ms: Mapped[float] = mapped_column(Float)
 
 
+class CameraStatusRow(Base):
+    """One row per camera, replaced by each worker report (not a history: the dashboard shows the latest)."""
+
+    __tablename__ = "camera_status"
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    fps: Mapped[float] = mapped_column(Float)
+    dropped: Mapped[int] = mapped_column(Integer)
+    reconnects: Mapped[int] = mapped_column(Integer)
+    frame_path: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DashboardUserRow(Base):
+    __tablename__ = "dashboard_users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 # --- opening --------------------------------------------------------------------------------------------------------
 
 
@@ -280,8 +314,18 @@ def _make_engine(url: URL, connect_timeout_s: float) -> Engine:
     )
 
 
+# Alembic keeps its running context in module globals, so two threads of one process (the pipeline's writer and
+# the notifier, say) must not migrate at once; processes are kept apart by the database itself.
+_MIGRATING = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (Alembic, script location inside this package)."""
+    with _MIGRATING:
+        _migrate(engine)
+
+
+def _migrate(engine: Engine) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -383,6 +427,7 @@ class Store:
                 track_id=e.track_id,
                 severity=e.severity.value,
                 score=e.score,
+                **_box_columns(item.box),
             )
         )
         session.add_all(
@@ -594,9 +639,186 @@ class Store:
                 select(EventRow).where(EventRow.incident_id == incident_id).order_by(EventRow.id)
             )
             return [
-                EventRecord(r.id, EventKind(r.kind), r.pts, r.at, r.track_id, Severity(r.severity), r.score)
+                EventRecord(
+                    r.id, EventKind(r.kind), r.pts, r.at, r.track_id, Severity(r.severity), r.score, _box(r)
+                )
                 for r in rows
             ]
+
+    # --- the dashboard's reads ----------------------------------------------------------------------------------
+
+    def find_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents matching `query`, newest first."""
+        statement = _filtered(select(IncidentRow, CameraRow.name), query)
+        with self._tx() as session:
+            rows = session.execute(statement.order_by(IncidentRow.id.desc()).limit(query.limit)).all()
+            return [_incident(row, name) for row, name in rows]
+
+    def count_incidents(self, query: IncidentQuery) -> IncidentCounts:
+        """How many incidents match `query` (all of them, not only the first `limit`), by status."""
+        columns = select(
+            IncidentRow.status,
+            IncidentRow.severity,
+            IncidentRow.outcome.is_(None).label("active"),
+            func.count(IncidentRow.id),
+        )
+        statement = _filtered(columns, query).group_by(
+            IncidentRow.status, IncidentRow.severity, IncidentRow.outcome.is_(None)
+        )
+        counts: dict[str, int] = {}
+        with self._tx() as session:
+            for status, severity, active, number in session.execute(statement).all():
+                counts["total"] = counts.get("total", 0) + number
+                counts[status] = counts.get(status, 0) + number
+                if active:
+                    counts["active"] = counts.get("active", 0) + number
+                if status == Status.OPEN.value and severity == Severity.CRITICAL.value:
+                    counts["critical_open"] = counts.get("critical_open", 0) + number
+        return IncidentCounts(**counts)
+
+    def camera_names(self) -> list[str]:
+        """Every camera the store has heard of: from incidents or from worker reports, sorted."""
+        with self._tx() as session:
+            named = set(session.scalars(select(CameraRow.name)))
+            named |= set(session.scalars(select(CameraStatusRow.camera)))
+        return sorted(named)
+
+    def latest_incidents(self) -> dict[str, Incident]:
+        """Each camera's newest incident, by camera name."""
+        newest = select(func.max(IncidentRow.id)).group_by(IncidentRow.camera_id).scalar_subquery()
+        statement = (
+            select(IncidentRow, CameraRow.name)
+            .join(CameraRow, CameraRow.id == IncidentRow.camera_id)
+            .where(IncidentRow.id.in_(newest))
+        )
+        with self._tx() as session:
+            return {name: _incident(row, name) for row, name in session.execute(statement).all()}
+
+    # --- people's actions from the dashboard ----------------------------------------------------------------------
+
+    def resolve(self, incident_id: int, by: str, note: str | None = None) -> Incident:
+        """Someone has dealt with the incident: the person is safe, whatever the engine still sees."""
+        by = _who(by)
+        with self._tx() as session:
+            row, camera = self._row(session, incident_id)
+            if row.status == Status.FALSE_ALARM.value:
+                raise FallWatchError(f"incident {incident_id} is marked a false alarm; it cannot be resolved")
+            if row.status == Status.RESOLVED.value:
+                raise FallWatchError(
+                    f"incident {incident_id} is already resolved (by {row.updated_by} at {_short(row.updated_at)})"
+                )
+            at = utcnow()
+            _Changer(session, row, at, by).set("status", Status.RESOLVED.value, note)
+            self._note(row, at, by, note)
+            self._enqueue(session, row, camera, event_name("resolved"), at, None)
+            return _incident(row, camera)
+
+    def add_note(self, incident_id: int, by: str, note: str) -> Incident:
+        """Keep a note with the incident; the audit trail records who wrote it and when."""
+        by = _who(by)
+        said = " ".join(note.split())
+        if not said:
+            raise FallWatchError("a note must say something (it was empty)")
+        with self._tx() as session:
+            row, camera = self._row(session, incident_id)
+            at = utcnow()
+            session.add(ChangeRow(incident_id=row.id, at=at, by=by, field="note", new=said, note=said))
+            self._note(row, at, by, said)
+            return _incident(row, camera)
+
+    # --- camera status, reported by workers -----------------------------------------------------------------------
+
+    def report_camera_status(
+        self,
+        camera: str,
+        state: CameraState,
+        fps: float,
+        dropped: int,
+        reconnects: int,
+        frame_path: str | None = None,
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> CameraStatus:
+        """Replace `camera`'s status with this report (a worker calls it every few seconds per camera)."""
+        report = CameraStatus(
+            camera=_camera_name(camera),
+            state=CameraState(state),
+            fps=_non_negative(fps, "fps"),
+            dropped=int(_non_negative(dropped, "dropped")),
+            reconnects=int(_non_negative(reconnects, "reconnects")),
+            frame_path=_relative_media_path(frame_path),
+            detail=" ".join(detail.split())[:500] if detail else None,
+            updated_at=at or utcnow(),
+        )
+        values = {
+            "state": report.state.value,
+            "fps": report.fps,
+            "dropped": report.dropped,
+            "reconnects": report.reconnects,
+            "frame_path": report.frame_path,
+            "detail": report.detail,
+            "updated_at": report.updated_at,
+        }
+        for attempt in range(2):
+            try:
+                with self._tx() as session:
+                    row = session.get(CameraStatusRow, report.camera)
+                    if row is None:
+                        session.add(CameraStatusRow(camera=report.camera, **values))
+                    else:
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                return report
+            except IntegrityError:
+                if attempt == 1:  # another worker inserted the same camera in between: update it instead
+                    raise
+        return report  # unreachable; keeps type checkers content
+
+    def camera_statuses(self) -> list[CameraStatus]:
+        """The latest report of every camera, by name."""
+        with self._tx() as session:
+            rows = session.scalars(select(CameraStatusRow).order_by(CameraStatusRow.camera))
+            return [_camera_status(row) for row in rows]
+
+    # --- dashboard users (password hashes only) -------------------------------------------------------------------
+
+    def set_user(self, name: str, password_hash: str) -> DashboardUser:
+        """Add a dashboard user, or replace an existing user's password hash."""
+        name = _camera_name(name, what="user name")
+        if not password_hash.startswith("$"):
+            raise ValueError("set_user takes a password hash (PHC string), never a password")
+        at = utcnow()
+        with self._tx() as session:
+            row = session.get(DashboardUserRow, name)
+            if row is None:
+                row = DashboardUserRow(name=name, password_hash=password_hash, created_at=at, updated_at=at)
+                session.add(row)
+            else:
+                row.password_hash, row.updated_at = password_hash, at
+            return DashboardUser(row.name, row.password_hash, row.created_at, row.updated_at)
+
+    def user(self, name: str) -> DashboardUser | None:
+        with self._tx() as session:
+            row = session.get(DashboardUserRow, name)
+            return (
+                None
+                if row is None
+                else DashboardUser(row.name, row.password_hash, row.created_at, row.updated_at)
+            )
+
+    def users(self) -> list[DashboardUser]:
+        with self._tx() as session:
+            rows = session.scalars(select(DashboardUserRow).order_by(DashboardUserRow.name))
+            return [DashboardUser(r.name, r.password_hash, r.created_at, r.updated_at) for r in rows]
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a dashboard user; False if there was none of that name."""
+        with self._tx() as session:
+            row = session.get(DashboardUserRow, name)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
 
     # --- the outbox ---------------------------------------------------------------------------------------------
 
@@ -764,6 +986,70 @@ def _incident(row: IncidentRow, camera: str) -> Incident:
         notes=row.notes,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
+    )
+
+
+def _box_columns(box: Box | None) -> dict[str, float | None]:
+    x1, y1, x2, y2 = box if box is not None else (None, None, None, None)
+    return {"box_x1": x1, "box_y1": y1, "box_x2": x2, "box_y2": y2}
+
+
+def _box(row: EventRow) -> Box | None:
+    if row.box_x1 is None or row.box_y1 is None or row.box_x2 is None or row.box_y2 is None:
+        return None
+    return (row.box_x1, row.box_y1, row.box_x2, row.box_y2)
+
+
+def _filtered(statement: Any, query: IncidentQuery) -> Any:
+    """`statement` (over incidents) joined to cameras and narrowed to what `query` asks for."""
+    statement = statement.join(CameraRow, CameraRow.id == IncidentRow.camera_id)
+    if query.cameras:
+        statement = statement.where(CameraRow.name.in_(query.cameras))
+    if query.kinds:
+        statement = statement.where(IncidentRow.kind.in_([k.value for k in query.kinds]))
+    if query.severities:
+        statement = statement.where(IncidentRow.severity.in_([s.value for s in query.severities]))
+    if query.statuses:
+        statement = statement.where(IncidentRow.status.in_([s.value for s in query.statuses]))
+    if query.since is not None:
+        statement = statement.where(IncidentRow.opened_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(IncidentRow.opened_at < query.until)
+    return statement
+
+
+def _camera_name(name: str, what: str = "camera name") -> str:
+    if not 1 <= len(name) <= 64 or any(c.isspace() or not c.isprintable() for c in name):
+        raise FallWatchError(f"{what} must be 1 to 64 printable characters without spaces, got {name!r}")
+    return name
+
+
+def _non_negative(value: float, name: str) -> float:
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def _relative_media_path(path: str | None) -> str | None:
+    """A media path as stored: relative to the media root, '/'-separated, never climbing out of it."""
+    if path is None:
+        return None
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or "\x00" in path or ".." in parts or "" in parts:
+        raise ValueError(f"frame_path must be relative to the media root (a/b.jpg), got {path!r}")
+    return path
+
+
+def _camera_status(row: CameraStatusRow) -> CameraStatus:
+    return CameraStatus(
+        camera=row.camera,
+        state=CameraState(row.state),
+        fps=row.fps,
+        dropped=row.dropped,
+        reconnects=row.reconnects,
+        frame_path=row.frame_path,
+        detail=row.detail,
+        updated_at=row.updated_at,
     )
 
 

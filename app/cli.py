@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from app.dashboard_command import add_dashboard_parser
 from app.errors import FallWatchError
 from app.incidents_command import add_incidents_parser
 
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_track(subparsers)
     _add_eval(subparsers)
     add_incidents_parser(subparsers)
+    add_dashboard_parser(subparsers)
     _add_config(subparsers)
     return parser
 

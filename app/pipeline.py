@@ -82,9 +82,9 @@ class Pipeline:
         self.metrics = metrics
         self.keep_predictions = keep_predictions
         self._reported: dict[str, float] = {}
-        self.observer = (
-            observer  # sees every frame's detections and tracks (eval's keypoint baseline uses it)
-        )
+        # Sees every frame's detections and tracks (eval's keypoint baseline uses it).
+        self.observer = observer
+        self.last_frames: dict[str, Frame] = {}  # the newest analysed frame per camera, for status reports
 
     def run(self, cameras: list[Camera], stop: threading.Event | None = None) -> RunResult:
         """Runs until every camera ends (files) or `stop` is set (then drains what is queued)."""
@@ -117,6 +117,7 @@ class Pipeline:
         for step in self.perception.process(batch):
             if self.observer is not None:
                 self.observer(step)
+            self.last_frames[step.frame.camera] = step.frame
             self.alerts.on_frame(step.frame)
             tubelets += step.tubelets
         return tubelets

@@ -18,10 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+import cv2
+import numpy as np
+
 from alerts.notify import Notifier
-from alerts.records import DeliveryStatus
+from alerts.records import CameraState, DeliveryStatus
 from alerts.service import AlertService
-from alerts.store import Store, open_store, resolve_url
+from alerts.store import Store, StoreUnavailable, open_store, resolve_url
 from app.cameras import Camera
 from app.config import CameraConfig, Settings, WebhookConfig, webhook_secret
 from app.errors import FallWatchError
@@ -137,12 +140,70 @@ class OutboxDelivery:
         self.notifier.close()
 
 
+class CameraStatusReporter:
+    """Tells the store, every few seconds, how each camera is doing, with a recent frame (the dashboard's Cameras
+    page reads it). Runs on its own thread: a slow database never stalls video."""
+
+    def __init__(self, store: Store, cameras: list[Camera], pipeline: Pipeline, media_root: Path,
+                 every_s: float = 5.0) -> None:  # fmt: skip
+        self.store, self.cameras, self.pipeline = store, cameras, pipeline
+        self.media_root, self.every_s = media_root, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="camera-status", daemon=True)
+        self._started = time.monotonic()
+
+    def start(self) -> CameraStatusReporter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.report(final=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.report()
+
+    def report(self, final: bool = False) -> None:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        for camera in self.cameras:
+            if final or not camera.stats.connected:
+                state = CameraState.STOPPED if final else CameraState.RECONNECTING
+            else:
+                state = CameraState.CONNECTED
+            try:
+                self.store.report_camera_status(
+                    camera.name, state, camera.stats.analysed / elapsed, camera.stats.dropped,
+                    camera.stats.reconnects, frame_path=self._save_frame(camera.name),
+                )  # fmt: skip
+            except (StoreUnavailable, OSError) as exc:
+                log.warning("camera status of %s not stored: %s", camera.name, exc)
+
+    def _save_frame(self, camera: str) -> str | None:
+        frame = self.pipeline.last_frames.get(camera)
+        if frame is None:
+            return None
+        relative = Path("status") / f"{camera}.jpg"
+        target = self.media_root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(".jpg", np.asarray(frame.image), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if not ok:
+            return None
+        tmp = target.with_name(f".{target.name}.part")
+        tmp.write_bytes(encoded.tobytes())
+        tmp.replace(target)
+        return relative.as_posix()
+
+
 def run(settings: Settings, options: RunOptions) -> int:
     settings = apply_options(settings, options)
     cameras = build_cameras(settings)  # bad sources fail here, before any model loads
     recognizer = Recognizer(settings.recognizer)
     url = resolve_url(None, settings.store.url, data_dir=settings.data_dir)
-    store = open_store(url, connect_timeout_s=settings.store.connect_timeout_s)  # migrates before threads start
+    store = open_store(
+        url, connect_timeout_s=settings.store.connect_timeout_s
+    )  # migrates before threads start
     alerts = AlertService.from_settings(
         settings, run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ/"), url=url
     )
@@ -150,9 +211,12 @@ def run(settings: Settings, options: RunOptions) -> int:
     pipeline = Pipeline(settings, recognizer, alerts, metrics=metrics)
     server = _metrics_server(settings, metrics, cameras)
     delivery = OutboxDelivery(store, settings).start()
+    media_root = Path(settings.media.root or settings.data_dir / "media")
+    status = CameraStatusReporter(store, cameras, pipeline, media_root).start()
     try:
         with stop_on_signals() as stop:
             result = pipeline.run(cameras, stop)
+        status.stop()
         left = delivery.flush(settings.server.flush_timeout_s)
     finally:
         delivery.close()

@@ -6,6 +6,7 @@ set -euo pipefail
 
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "system-deps: missing ${need[*]}; install with: sudo apt-get install -y ${need[*]}" >&2

@@ -1,0 +1,102 @@
+"""Cameras: each camera's state as its worker last reported it, a recent frame, and its last incident.
+
+Workers report through `Store.report_camera_status`; a camera whose worker has gone quiet is shown as silent,
+not as connected, because a stale "connected" is exactly what a night shift must not be told.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from alerts.records import CameraStatus, Incident
+from dashboard import auth, context, style
+from dashboard.context import Context
+from dashboard.media import MediaRefused
+from dashboard.users import User
+
+
+def _state(status: CameraStatus | None, stale_s: float) -> tuple[str, str]:
+    if status is None:
+        return "No report", "gray"
+    if (datetime.now(UTC) - status.updated_at).total_seconds() > stale_s:
+        return "Silent", "gray"
+    return style.CAMERA_WORDS[status.state]
+
+
+def _frame(ctx: Context, user: User, status: CameraStatus | None) -> None:
+    try:
+        jpeg = ctx.media.read(status.frame_path, user) if status is not None else None
+    except MediaRefused as exc:
+        st.error(str(exc), icon=":material/gpp_bad:")
+        return
+    if jpeg is None:
+        st.caption("No recent frame.")
+    else:
+        st.image(
+            jpeg, caption=f"Frame of {style.local(status.updated_at, with_date=False)}" if status else None
+        )
+
+
+def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last: Incident | None) -> None:
+    words, colour = _state(status, ctx.settings.dashboard.camera_stale_s)
+    with st.container(border=True):
+        st.markdown(f"**{name}** :{colour}-badge[{words}]")
+        if status is not None:
+            numbers = st.columns(3)
+            numbers[0].metric("fps", f"{status.fps:.1f}")
+            numbers[1].metric("dropped", status.dropped)
+            numbers[2].metric("reconnects", status.reconnects)
+            detail = f" · {status.detail}" if status.detail else ""
+            st.caption(f"Reported {style.ago(status.updated_at)}{detail}")
+        else:
+            st.caption("Its worker has not reported.")
+        _frame(ctx, user, status)
+        if last is None:
+            st.caption("No incident yet.")
+        else:
+            st.page_link(
+                "views/incident.py",
+                label=f"Last incident: #{last.id} {style.KIND_WORDS[last.kind]}, {style.ago(last.opened_at)}",
+                icon=":material/history:",
+                query_params={"id": str(last.id)},
+            )
+
+
+def _grid(ctx: Context, user: User) -> None:
+    statuses = {s.camera: s for s in ctx.store.camera_statuses()}
+    latest = ctx.store.latest_incidents()
+    names = sorted({*ctx.settings.cameras, *statuses, *latest})
+    st.markdown(
+        f'<span class="fw-live">Live · updated {style.local(datetime.now(UTC), with_date=False)}</span>',
+        unsafe_allow_html=True,
+    )
+    if not statuses:
+        st.info(
+            "No worker has reported yet, so the cameras' states are unknown. States appear here once "
+            "`fallwatch run` is watching them.",
+            icon=":material/videocam_off:",
+        )
+    if not names:
+        st.caption("No cameras configured and none seen in the store.")
+        return
+    connected = sum(
+        _state(statuses.get(n), ctx.settings.dashboard.camera_stale_s)[0] == "Connected" for n in names
+    )
+    st.caption(f"{connected} of {len(names)} cameras connected.")
+    columns = st.columns(3)
+    for index, name in enumerate(names):
+        with columns[index % 3]:
+            _card(ctx, user, name, statuses.get(name), latest.get(name))
+
+
+def render() -> None:
+    ctx = context.current()
+    user = auth.require_user(ctx)
+    st.title("Cameras", anchor=False)
+    st.fragment(run_every=ctx.settings.dashboard.refresh_s)(_grid)(ctx, user)
+
+
+if __name__ == "__main__":
+    render()
