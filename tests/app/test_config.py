@@ -63,3 +63,11 @@ def test_bad_environment_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("FALLWATCH_INGEST__FPS", "fast")
     with pytest.raises(FallWatchError, match=r"ingest\.fps"):
         load_settings()
+
+
+def test_the_shipped_example_file_is_valid() -> None:
+    from tests.conftest import REPO
+
+    settings = load_settings(REPO / "fallwatch.example.yaml")
+    assert set(settings.cameras) == {"ward-1", "corridor"}
+    assert settings.cameras["corridor"].crop == (320, 0, 640, 240)
