@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from app.cli_options import add_db_option, add_settings_options
 from app.dashboard_command import add_dashboard_parser
 from app.errors import FallWatchError
 from app.incidents_command import add_incidents_parser
@@ -55,22 +56,6 @@ def _positive(text: str) -> float:
     return value
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="YAML settings file (default: none; built-in defaults and FALLWATCH_* variables)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="where FallWatch keeps its database, media and caches (default: ./data)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
-
-
 def _add_track(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "track",
@@ -103,7 +88,7 @@ def _add_track(subparsers: Any) -> None:
         metavar="SECONDS",
         help="stop after this many seconds of stream time (live sources run until Ctrl-C)",
     )
-    _add_common(parser)
+    add_settings_options(parser)
     parser.set_defaults(handler=_track)
 
 
@@ -127,7 +112,7 @@ def _add_run(subparsers: Any) -> None:
         help="a video file or stream to watch instead of the configured cameras (repeatable)",
     )
     parser.add_argument("--camera", metavar="NAME", help="the camera name for a single --source")
-    parser.add_argument("--db", metavar="URL", help="database URL (default: SQLite under the data directory)")
+    add_db_option(parser)
     parser.add_argument("--media-dir", type=Path, metavar="DIR", help="where clips and snapshots go")
     parser.add_argument(
         "--webhook",
@@ -139,7 +124,7 @@ def _add_run(subparsers: Any) -> None:
     parser.add_argument(
         "--checkpoint", type=Path, metavar="PATH", help="recognizer checkpoint (default: the shipped model)"
     )
-    _add_common(parser)
+    add_settings_options(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -166,7 +151,7 @@ def _add_eval(subparsers: Any) -> None:
         "--checkpoint", type=Path, metavar="PATH", help="recognizer checkpoint (default: the shipped model)"
     )
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N videos (a quick look)")
-    _add_common(parser)
+    add_settings_options(parser)
     parser.set_defaults(handler=_eval)
 
 
@@ -176,7 +161,7 @@ def _add_config(subparsers: Any) -> None:
         help="check a settings file and print the effective settings",
         description="Validate settings and print them, defaults filled in, as YAML.",
     )
-    _add_common(parser)
+    add_settings_options(parser)
     parser.set_defaults(handler=_config)
 
 

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from alerts.store import Store, open_store, resolve_url
+from app.cli_options import add_db_option, add_settings_options
 from app.config import Settings, dashboard_secret, load_settings
 from app.errors import FallWatchError
 
@@ -170,19 +171,8 @@ def users_hash() -> int:
 
 def _common(parser: argparse.ArgumentParser, db: bool = True) -> None:
     if db:
-        parser.add_argument(
-            "--db",
-            metavar="URL",
-            help="database URL (default: store.url from the settings, else <data_dir>/fallwatch.db)",
-        )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="YAML settings file")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="where FallWatch keeps its database and media (default: ./data)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+        add_db_option(parser)
+    add_settings_options(parser)
 
 
 def _port(text: str) -> int:

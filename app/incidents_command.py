@@ -19,6 +19,7 @@ from typing import Any
 from alerts.messages import Routing
 from alerts.records import Incident, Status
 from alerts.store import Store, open_store, resolve_url
+from app.cli_options import add_db_option, add_settings_options
 from app.config import load_settings
 from app.errors import FallWatchError
 
@@ -190,25 +191,8 @@ def false_alarm_incident(
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        help="database URL, e.g. sqlite:///data/fallwatch.db or postgresql+psycopg://fallwatch@db/fallwatch "
-        "(default: store.url from the settings, else <data_dir>/fallwatch.db)",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="YAML settings file (default: none; built-in defaults and FALLWATCH_* variables)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="where FallWatch keeps its database, media and caches (default: ./data)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    add_db_option(parser)
+    add_settings_options(parser)
 
 
 def _incident_id(value: str) -> int:
