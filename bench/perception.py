@@ -170,6 +170,9 @@ def main() -> int:
     )
     parser.add_argument("--limit", type=int, help="only the first N clips (quick look)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (this machine has 2 cores)")
+    parser.add_argument(
+        "--name", default="perception", help="results go to bench/results/NAME.json and NAME.png"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -196,9 +199,9 @@ def main() -> int:
         "summary": summary,
         "per_clip": {name: run["per_clip"] for name, run in runs.items()},
     }  # fmt: skip
-    (RESULTS / "perception.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(summary, runs, RESULTS / "perception.png")
-    print(f"peak RSS {report['peak_rss_mb']} MB; wrote {RESULTS / 'perception.json'} and perception.png")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(summary, runs, RESULTS / f"{args.name}.png")
+    print(f"peak RSS {report['peak_rss_mb']} MB; wrote {RESULTS / args.name}.json and .png")
     for name, s in summary.items():
         if s["lost_on_floor"]:
             print(f"{name}: coverage below 0.95 on {', '.join(s['lost_on_floor'])}")

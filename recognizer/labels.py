@@ -32,15 +32,33 @@ class FallTimes:
 
 
 def faller(history: ClipHistory, start: float, end: float) -> TrackHistory | None:
-    """The track that is present the most during the fall (the person who falls), if any."""
+    """The person who falls: of the tracks seen for at least half as long as the most-seen one around the fall,
+    the one whose box drops the most (top of the box, as a fraction of its height before the fall), then the
+    one seen the most.
 
-    def presence(track: TrackHistory) -> tuple[int, float]:
-        during = (track.pts >= start - 0.5) & (track.pts <= end + 1.0)
-        area = (track.boxes[:, 2] - track.boxes[:, 0]) * (track.boxes[:, 3] - track.boxes[:, 1])
-        return int(during.sum()), float(area[during].mean()) if during.any() else 0.0
+    Picking by presence (or size) alone picks a bystander who is nearer the camera or in view for longer.
+    """
+    window_end = max(end, start + MAX_DESCENT_S) + 1.0
 
-    candidates = [t for t in history.tracks if presence(t)[0] > 0]
-    return max(candidates, key=presence) if candidates else None
+    def presence(track: TrackHistory) -> int:
+        return int(((track.pts >= start - 0.5) & (track.pts <= window_end)).sum())
+
+    def drop(track: TrackHistory) -> float:
+        before = (track.pts < start) & (track.pts >= start - 2.0)
+        after = (track.pts >= start) & (track.pts <= window_end)
+        if not after.any():
+            return 0.0
+        reference = before if before.any() else after
+        top = float(np.median(track.boxes[reference, 1][:5]))
+        height = float(np.median(track.boxes[reference, 3][:5] - track.boxes[reference, 1][:5]))
+        return float(np.max(track.boxes[after, 1]) - top) / max(height, 1.0)
+
+    counts = {t.track_id: presence(t) for t in history.tracks}
+    most = max(counts.values(), default=0)
+    if most == 0:
+        return None
+    candidates = [t for t in history.tracks if counts[t.track_id] * 2 >= most]
+    return max(candidates, key=lambda t: (round(drop(t), 2), counts[t.track_id]))
 
 
 def descent_end(track: TrackHistory, start: float, annotated_end: float) -> float:

@@ -42,6 +42,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     base: Path | None = None  # a checkpoint to fine-tune (its head is replaced when its labels differ)
+    # Architecture fields changed from the preset's, e.g. (("width", 8),) for a smaller network in tests.
+    overrides: tuple[tuple[str, int | float], ...] = ()
 
 
 @dataclass
@@ -56,8 +58,9 @@ class EpochMetrics:
 
 def build_model(config: TrainConfig) -> tuple[SlowFast, RecognizerSpec]:
     if config.base is None:
-        arch = preset_config(config.preset, num_classes=len(LABELS))
-        return build_preset(config.preset, num_classes=len(LABELS)), new_spec(arch, LABELS)
+        fields: dict[str, Any] = {**dict(config.overrides), "num_classes": len(LABELS)}
+        arch = preset_config(config.preset, **fields)
+        return build_preset(config.preset, **fields), new_spec(arch, LABELS)
     model, spec = load_checkpoint(config.base)
     if tuple(spec.labels) != LABELS:
         model, spec = replace_head(model, spec, LABELS)
@@ -203,7 +206,7 @@ class Trainer:
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
             self.scheduler.step()
-            total, seen = total + float(loss) * len(targets), seen + len(targets)
+            total, seen = total + float(loss.detach()) * len(targets), seen + len(targets)
         return round(total / max(seen, 1), 4)
 
     def save(self, path: Path) -> Path:

@@ -89,3 +89,31 @@ def _scale_jitter(
     centre = size / 2
     matrix = np.array([[scale, 0, (1 - scale) * centre + dx], [0, scale, (1 - scale) * centre + dy]])
     return np.stack([cv2.warpAffine(f, matrix, (size, size), borderMode=cv2.BORDER_CONSTANT) for f in frames])
+
+
+UNLABELLED = -1
+
+
+def stream_windows(entry: ManifestEntry, history: ClipHistory, length: int, stride: int) -> list[Window]:
+    """The windows inference judges: every track, `length` consecutive frames, one ending every `stride`
+    frames once the track has `length` of them (as the tubelet builder emits them), at real speed.
+
+    Windows that `clip_windows` would label carry that label; the rest (other people in a fall clip, and
+    windows across the fall's start that cannot be called) carry `UNLABELLED`.
+    """
+    person = None
+    if entry.is_fall:
+        start = entry.fall_start_s if entry.fall_start_s is not None else 0.0
+        end = entry.fall_end_s if entry.fall_end_s is not None else history.duration_s
+        person = faller(history, start, end)
+    windows = []
+    for track in history.tracks:
+        labelled = not entry.is_fall or (person is not None and track.track_id == person.track_id)
+        fall = fall_times(entry, track) if labelled else None
+        for first in range(0, len(track) - length + 1, stride):
+            label = UNLABELLED
+            if labelled:
+                name = window_label(float(track.pts[first]), float(track.pts[first + length - 1]), fall)
+                label = UNLABELLED if name is None else LABELS.index(name)
+            windows.append(Window(entry.relative, entry.group, entry.source, track, first, 1, label))
+    return windows

@@ -1,0 +1,219 @@
+"""`fallwatch train`: train the recognizer on a clip manifest, with grouped cross-validation.
+
+Argument parsing only; the work is in `recognizer.cross_validate` (imported when the command runs, so that
+`fallwatch --help` never loads torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.errors import FallWatchError
+
+EPILOG = """\
+examples:
+  fallwatch train --manifest ../shared/falldata/manifest.csv --folds 4 --out runs/train
+  fallwatch train --manifest clips.csv --base SLOWFAST_8x8_R50.pyth --arch slowfast_r50 --epochs 6
+
+Every clip is first run through FallWatch's own detector and tracker (as `fallwatch run` would) and each
+track's crops are cached under <data-dir>/cache/histories, so later runs start at once. With --folds K the
+clips are split into K folds by subject_or_scene (a group is never on both sides); each fold's model is scored
+on its held-out videos, per window and per video, next to two references. Then the final model is trained on
+every clip and written to <out>/model.pt. A run that is stopped resumes from <out>/**/last.pt.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _folds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (no cross-validation) or 2 or more, got {text!r}"
+        ) from None
+    if value == 1 or value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (no cross-validation) or 2 or more, got {text!r}")
+    return value
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `train` on an argparse subparsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "train",
+        help="train the fall recognizer on a clip manifest (with grouped cross-validation)",
+        description="Train the SlowFast recognizer (normal / falling / lying) on the clips of a manifest in "
+        "falldata's format, from scratch or from a checkpoint.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--manifest", type=Path, required=True, metavar="CSV", help="clip manifest (falldata format)"
+    )
+    parser.add_argument(
+        "--base",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="start from these weights (FallWatch, pytorchvideo or PySlowFast checkpoint; the head is replaced "
+        "when its labels differ); default: from scratch",
+    )
+    parser.add_argument(
+        "--arch",
+        default="slowfast_tiny",
+        metavar="NAME",
+        help="SlowFast preset when training from scratch: slowfast_tiny (default), slowfast_r18, slowfast_r50, "
+        "slowfast_r101",
+    )
+    parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
+    parser.add_argument(
+        "--fold-epochs",
+        type=_positive_int,
+        metavar="N",
+        help="epochs of each fold's model (default: --epochs)",
+    )
+    parser.add_argument(
+        "--samples-per-epoch",
+        type=_positive_int,
+        default=512,
+        metavar="N",
+        help="windows drawn class-balanced per epoch (default 512)",
+    )
+    parser.add_argument("--batch-size", type=_positive_int, default=16, metavar="N", help="default 16")
+    parser.add_argument(
+        "--lr", type=float, default=2e-3, metavar="RATE", help="peak learning rate (default 2e-3)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/train"), metavar="DIR", help="default runs/train"
+    )
+    parser.add_argument(
+        "--folds",
+        type=_folds,
+        default=0,
+        metavar="K",
+        help="grouped cross-validation folds (default 0: none)",
+    )
+    parser.add_argument("--cv-only", action="store_true", help="cross-validate only; no final model")
+    parser.add_argument("--no-references", action="store_true", help="skip the keypoint and YOLO references")
+    parser.add_argument(
+        "--references-cached-only",
+        action="store_true",
+        help="score human-fall-detection only on the clips whose scores bench/fall_detection_reference.py "
+        "has already cached (it is slow on a CPU)",
+    )
+    parser.add_argument(
+        "--rule-videos",
+        type=_positive_int,
+        metavar="N",
+        help="choose each fold's alarm rule on at most N (seeded) training videos (default: all of them)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of folds, sampling, init")
+    parser.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="torch CPU threads (default: torch's)"
+    )
+    parser.add_argument("--device", default="auto", metavar="DEV", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--half", action="store_true", help="store the final model's weights as float16")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where FallWatch keeps its caches (default: ./data); histories go to DIR/cache/histories",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="YAML settings (detector, tracker, tubelets)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.set_defaults(handler=run_train)
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from app.config import load_settings
+    from app.manifest import read_manifest
+
+    entries = read_manifest(args.manifest)
+    if not entries:
+        raise FallWatchError(f"{args.manifest}: manifest has no clips (expected one row per clip)")
+    if args.cv_only and not args.folds:
+        raise FallWatchError("--cv-only needs --folds K (K >= 2)")
+    if args.base is not None and not args.base.is_file():
+        raise FallWatchError(f"{args.base}: base checkpoint not found (expected a .pt or .pyth file)")
+
+    import torch
+
+    from recognizer.cross_validate import RunOptions, run_experiment
+    from recognizer.dataset import history_cache_dir
+    from recognizer.presets import PRESETS
+    from recognizer.train import TrainConfig
+
+    if args.base is None and args.arch not in PRESETS:
+        raise FallWatchError(
+            f"--arch {args.arch}: unknown preset (expected one of {', '.join(sorted(PRESETS))})"
+        )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    settings = load_settings(args.config, **overrides)
+    config = TrainConfig(
+        preset=args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        samples_per_epoch=args.samples_per_epoch,
+        learning_rate=args.lr,
+        seed=args.seed,
+        device=args.device,
+        base=args.base,
+    )
+    options = RunOptions(
+        out_dir=args.out,
+        cache_dir=history_cache_dir(settings.data_dir),
+        folds=args.folds,
+        seed=args.seed,
+        final=not args.cv_only,
+        fold_epochs=args.fold_epochs,
+        references=not args.no_references,
+        package_compute=not args.references_cached_only,
+        rule_videos=args.rule_videos or 0,
+        progress=not args.quiet,
+    )
+    report = run_experiment(config, settings, entries, options)
+    if "final" in report and args.half:
+        from recognizer.checkpoint import load_checkpoint, save_checkpoint
+
+        path = Path(report["final"]["model"])
+        model, spec = load_checkpoint(path)
+        save_checkpoint(model, spec, path, half=True)
+    _print_summary(report, args.out)
+    return 0
+
+
+def _print_summary(report: dict[str, Any], out: Path) -> None:
+    cv = report.get("cross_validation")
+    if cv:
+        for name, method in cv["per_video"].items():
+            s = method["summary"]
+            print(
+                f"{name}: falls caught {s['falls_caught']}/{s['falls']}, daily activity quiet "
+                f"{s['adl_quiet']}/{s['adl']} (held-out videos, {cv['folds']} grouped folds)"
+            )
+        print(f"windows per class: {json.dumps(cv['windows'])}")
+    final = report.get("final")
+    if final:
+        print(f"model: {final['model']} (trained {final['train_seconds']:.0f} s on {final['clips']} clips)")
+    width = shutil.get_terminal_size().columns
+    print(f"results: {out}"[:width], file=sys.stderr)

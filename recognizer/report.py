@@ -1,0 +1,90 @@
+"""Markdown tables of a cross-validation report (`cv.json`), for the model card and the README."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAMES = {
+    "recognizer": "FallWatch SlowFast (this model)",
+    "keypoint_rule": "keypoint rule (torso > 60 deg and box w/h > 1 for 1 s)",
+    "human_fall_detection": "human-fall-detection 0.1.2 (YOLOv8, per frame)",
+    "recognizer_on_package_videos": "FallWatch SlowFast, on the videos the package was run on",
+}
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a}/{b} ({a / b:.2f})" if b else "-"
+
+
+def per_video_table(report: dict[str, Any]) -> str:
+    rows = [
+        "| method | falls caught | daily activity quiet | early alarms (falls) | median / p90 latency (s) "
+        "| false alarms per hour of ADL |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, method in report["per_video"].items():
+        s = method["summary"]
+        latency = (
+            f"{s['latency_median_s']} / {s['latency_p90_s']}" if s["latency_median_s"] is not None else "-"
+        )
+        rows.append(
+            f"| {NAMES.get(key, key)} | {_ratio(s['falls_caught'], s['falls'])} | "
+            f"{_ratio(s['adl_quiet'], s['adl'])} | {s['falls_early']} | {latency} | {s['false_alarms_per_hour']} |"
+        )
+    return "\n".join(rows)
+
+
+def per_source_table(report: dict[str, Any]) -> str:
+    methods = [k for k in ("recognizer", "keypoint_rule", "human_fall_detection") if k in report["per_video"]]
+    sources = sorted({s for k in methods for s in report["per_video"][k]["by_source"]})
+    header = "| source | " + " | ".join(f"{k}: falls caught / ADL quiet" for k in methods) + " |"
+    rows = [header, "|---|" + "---|" * len(methods)]
+    for source in sources:
+        cells = []
+        for key in methods:
+            row = report["per_video"][key]["by_source"].get(source)
+            if row is None:
+                cells.append("not run")
+                continue
+            falls = f"{row['falls_caught']}/{row['falls']}" if row["falls"] else "-"
+            adl = f"{row['adl_quiet']}/{row['adl']}" if row["adl"] else "-"
+            cells.append(f"{falls} / {adl}")
+        rows.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def per_class_table(report: dict[str, Any]) -> str:
+    rows = ["| class | precision | recall | held-out windows |", "|---|---|---|---|"]
+    for label, m in report["windows"].items():
+        rows.append(f"| {label} | {m['precision']:.2f} | {m['recall']:.2f} | {m['support']} |")
+    return "\n".join(rows)
+
+
+def rules_table(report: dict[str, Any]) -> str:
+    rows = [
+        "| fold | held-out groups | recognizer rule (threshold, windows in a row) | package rule |",
+        "|---|---|---|---|",
+    ]
+    for index, (groups, rules) in enumerate(zip(report["fold_groups"], report["rules"], strict=True)):
+        rec = rules.get("recognizer", {})
+        pkg = rules.get("human_fall_detection")
+        pkg_text = f"conf >= {pkg['threshold']}, {pkg['consecutive']} frames" if pkg else "-"
+        rows.append(
+            f"| {index} | {', '.join(groups)} | {rec.get('threshold')}, {rec.get('consecutive')} | {pkg_text} |"
+        )
+    return "\n".join(rows)
+
+
+def cv_markdown(report: dict[str, Any]) -> str:
+    return "\n\n".join(
+        [
+            f"### Per video ({report['folds']} grouped folds, held-out videos)",
+            per_video_table(report),
+            "### Per source (falls caught / daily activity quiet)",
+            per_source_table(report),
+            f"### Per window ({report['window_count']} labelled held-out windows, argmax)",
+            per_class_table(report),
+            "### Alarm rules chosen on each fold's training videos",
+            rules_table(report),
+        ]
+    )

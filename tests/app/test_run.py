@@ -1,0 +1,126 @@
+"""End to end with the real parts: the shipped sample through `fallwatch run`, a real loopback webhook receiver,
+SQLite, the clip and snapshot on disk; and a real daily-activity clip that must stay quiet."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import av
+import pytest
+
+from app.manifest import ManifestEntry
+from tests.conftest import REPO
+
+SAMPLE = REPO / "assets" / "sample" / "gmdcsa24_subject2_fall_12.mp4"
+SECRET = "test-secret-not-for-production"
+
+pytestmark = pytest.mark.slow
+
+
+class Receiver:
+    """A webhook receiver on loopback that checks every signature."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, object]] = []
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.verify(self.headers.get("X-FallWatch-Signature", ""), body):
+                    receiver.messages.append({"event": self.headers["X-FallWatch-Event"],
+                                              "delivery": self.headers["X-FallWatch-Delivery"],
+                                              "body": json.loads(body)})  # fmt: skip
+                    self.send_response(204)
+                else:
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def verify(header: str, body: bytes) -> bool:
+        fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        if not fields.get("t", "").isdigit() or abs(time.time() - int(fields["t"])) > 300:
+            return False
+        expected = hmac.new(SECRET.encode(), fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(tmp_path: Path, source: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FALLWATCH_WEBHOOK_SECRET": SECRET,
+        "FALLWATCH_SERVER__METRICS_PORT": str(_free_port()),
+    }
+    command = [sys.executable, "-m", "app.cli", "run", "--source", str(source), "--camera", "demo",
+               "--data-dir", str(tmp_path / "data"), *extra]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+
+
+def test_shipped_sample_gives_a_stored_signed_and_evidenced_incident(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    result = _run(tmp_path, SAMPLE, "--webhook", receiver.url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    database = tmp_path / "data" / "fallwatch.db"
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT i.id, c.name, i.kind, i.opened_pts, i.snapshot_path, i.clip_path"
+            " FROM incidents i JOIN cameras c ON c.id = i.camera_id"
+        ).fetchall()
+    assert rows, result.stdout
+    incident_id, camera, kind, opened_pts, snapshot, clip = rows[0]
+    assert camera == "demo" and kind in ("fall", "collapse")
+    assert opened_pts >= 6.9 - 1.0  # not before the annotated fall (6.9 s) less the protocol's 1 s
+    opened = [m for m in receiver.messages if m["event"] == "incident.opened"]
+    assert opened and receiver.bad_signatures == 0
+    assert opened[0]["body"]["incident_id"] == incident_id  # type: ignore[index]
+    assert len({m["delivery"] for m in receiver.messages}) == len(receiver.messages)
+    media = tmp_path / "data" / "media"
+    assert (media / snapshot).stat().st_size > 10_000
+    with av.open(str(media / clip)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 30  # several seconds of playable video around the fall
+    assert "incidents: 1" in result.stdout or "incidents: 2" in result.stdout
+
+
+def test_a_daily_activity_clip_gives_no_incident(tmp_path: Path, manifest: list[ManifestEntry]) -> None:
+    quiet = next(e for e in manifest if e.relative == "GMDCSA24/Subject 2/ADL/23.mp4")
+    result = _run(tmp_path, quiet.path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "incidents: 0" in result.stdout
+    with sqlite3.connect(tmp_path / "data" / "fallwatch.db") as db:
+        assert db.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
