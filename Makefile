@@ -43,7 +43,8 @@ demo: install
 	@echo "  (first create a user: $(VENV)/bin/fallwatch users add NAME --data-dir $(DEMO_DIR))"
 
 bench: install
-	$(PY) bench/perception.py
+	$(PY) bench/perception.py --embedders histogram
+	$(PY) bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -124,3 +125,33 @@ def test_a_daily_activity_clip_gives_no_incident(tmp_path: Path, manifest: list[
     assert "incidents: 0" in result.stdout
     with sqlite3.connect(tmp_path / "data" / "fallwatch.db") as db:
         assert db.execute("SELECT count(*) FROM incidents").fetchone() == (0,)
+
+
+@pytest.mark.live
+def test_sigterm_on_a_live_stream_drains_and_exits_cleanly(tmp_path: Path, ffmpeg: str) -> None:
+    from tests.app.test_live import StreamServer, _free_port
+
+    server = StreamServer(ffmpeg, SAMPLE, _free_port())
+    server.start()
+    env = {**os.environ, "FALLWATCH_SERVER__METRICS_PORT": str(_free_port())}
+    command = [sys.executable, "-m", "app.cli", "run", "--source", server.url, "--camera", "live",
+               "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(25)  # models load, the stream connects, frames flow
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.kill()
+    assert process.returncode == 0, err[-2000:]
+    assert "stopping; draining" in err
+    analysed = int(out.split("analysed ")[1].split(" ")[0])
+    assert analysed > 20, out
+    with sqlite3.connect(tmp_path / "data" / "fallwatch.db") as db:
+        state = db.execute("SELECT state FROM camera_status WHERE camera = 'live'").fetchone()
+    assert state == ("stopped",)
