@@ -155,3 +155,21 @@ def test_sigterm_on_a_live_stream_drains_and_exits_cleanly(tmp_path: Path, ffmpe
     with sqlite3.connect(tmp_path / "data" / "fallwatch.db") as db:
         state = db.execute("SELECT state FROM camera_status WHERE camera = 'live'").fetchone()
     assert state == ("stopped",)
+
+
+def test_the_same_file_twice_gives_the_same_incidents(tmp_path: Path) -> None:
+    from alerts.service import AlertService
+    from app.cameras import Camera
+    from app.config import CameraConfig, load_settings
+    from app.pipeline import Pipeline
+    from recognizer.infer import Recognizer
+
+    settings = load_settings(data_dir=tmp_path, media={"enabled": False})
+    recognizer = Recognizer(settings.recognizer)
+    runs = []
+    for attempt in range(2):
+        alerts = AlertService.from_settings(settings, run_id=f"run{attempt}/")
+        camera = Camera("demo", CameraConfig(source=str(SAMPLE)), settings.ingest)
+        result = Pipeline(settings, recognizer, alerts).run([camera])
+        runs.append([(e.kind, e.track_id, round(e.pts, 3), e.severity) for e in result.events])
+    assert runs[0] and runs[0] == runs[1]
