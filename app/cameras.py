@@ -68,7 +68,7 @@ class FrameQueue:
 
 
 @dataclass
-class CameraState:
+class CameraProgress:
     name: str
     stats: SourceStats
     finished: bool = False
@@ -132,7 +132,7 @@ class CameraHub:
         if not cameras:
             raise FallWatchError("no cameras to run (expected at least one enabled camera or --source)")
         self.cameras = cameras
-        self.states = {camera.name: CameraState(camera.name, camera.stats) for camera in cameras}
+        self.states = {camera.name: CameraProgress(camera.name, camera.stats) for camera in cameras}
         self.errors: dict[str, BaseException] = {}
 
     def __enter__(self) -> CameraHub:

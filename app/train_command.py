@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli_options import add_settings_options
 from app.errors import FallWatchError
 
 EPILOG = """\
@@ -125,17 +126,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", default="auto", metavar="DEV", help="auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--half", action="store_true", help="store the final model's weights as float16")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="where FallWatch keeps its caches (default: ./data); histories go to DIR/cache/histories",
-    )
-    parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="YAML settings (detector, tracker, tubelets)"
-    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    add_settings_options(parser)  # histories are cached under <data_dir>/cache/histories
     parser.set_defaults(handler=run_train)
     return parser
 
