@@ -75,8 +75,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--arch",
         default="slowfast_tiny",
         metavar="NAME",
-        help="SlowFast preset when training from scratch: slowfast_tiny (default), slowfast_r18, slowfast_r50, "
-        "slowfast_r101",
+        help="SlowFast preset when training from scratch: slowfast_tiny (default), slowfast_tiny_trajectory "
+        "(adds the box and keypoint trajectory as a third input), slowfast_r18, slowfast_r50, slowfast_r101",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
     parser.add_argument(

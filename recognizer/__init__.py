@@ -21,6 +21,7 @@ from recognizer.presets import (
     slowfast_r50,
     slowfast_r101,
     slowfast_tiny,
+    slowfast_tiny_trajectory,
 )
 from recognizer.slowfast import SlowFast, build_slowfast
 from recognizer.spec import Provenance, RecognizerSpec, new_spec
@@ -46,5 +47,6 @@ __all__ = [
     "slowfast_r50",
     "slowfast_r101",
     "slowfast_tiny",
+    "slowfast_tiny_trajectory",
     "tubelets_to_inputs",
 ]

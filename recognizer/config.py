@@ -45,6 +45,9 @@ class SlowFastConfig:
     dropout: float = 0.5
     frames: int = 32
     crop: int = 224
+    # Features per frame of the optional third input (`recognizer.trajectory`); 0: video only, as in the paper.
+    trajectory: int = 0
+    trajectory_channels: int = 32
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -59,6 +62,11 @@ class SlowFastConfig:
         for name in ("width", "alpha", "beta_inv", "fusion_kernel", "fusion_channel_ratio", "num_classes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.trajectory < 0 or self.trajectory_channels < 1:
+            raise ValueError(
+                f"trajectory must be >= 0 and trajectory_channels >= 1, got {self.trajectory} and "
+                f"{self.trajectory_channels}"
+            )
         if self.width % self.beta_inv:
             raise ValueError(f"width {self.width} must be divisible by beta_inv {self.beta_inv}")
         if self.fusion_kernel % 2 == 0:

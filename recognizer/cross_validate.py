@@ -107,8 +107,11 @@ def _rule_dict(rule: Rule) -> dict[str, float]:
     return {"threshold": rule.threshold, "consecutive": rule.consecutive}
 
 
-def _adl_hours(clips: Sequence[LabelledClip]) -> float:
-    return sum(c.history.duration_s for c in clips if not c.entry.is_fall) / 3600.0
+def adl_hours(outcomes: Sequence[Outcome], clips: Sequence[LabelledClip]) -> float:
+    """Hours of the daily-activity videos among `outcomes`: each method's false alarms per hour are counted
+    over the videos it judged, not over every clip."""
+    durations = {c.entry.relative: c.history.duration_s for c in clips}
+    return sum(durations[o.clip] for o in outcomes if not o.is_fall) / 3600.0
 
 
 def _by_source(outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
@@ -155,7 +158,8 @@ class Experiment:
         trainer.model.to(trainer.device)
         videos = self._judge(trainer, clips, "final model, training videos")[0]
         rule = choose_rule(videos, THRESHOLDS, CONSECUTIVE)
-        summary = summarize(score_videos(videos, rule), _adl_hours(clips))
+        outcomes = score_videos(videos, rule)
+        summary = summarize(outcomes, adl_hours(outcomes, clips))
         model_path = trainer.save(out / "model.pt")
         result = {
             "model": str(model_path),
@@ -289,11 +293,10 @@ class Experiment:
             plot_precision_recall(probabilities, labels, self.options.out_dir / "pr.png")
         methods = sorted({name for r in results for name in r["outcomes"]})
         per_method: dict[str, Any] = {}
-        adl_hours = _adl_hours(clips)
         for name in methods:
             outcomes = [Outcome(**o) for r in results for o in r["outcomes"].get(name, [])]
             per_method[name] = {
-                "summary": summarize(outcomes, adl_hours),
+                "summary": summarize(outcomes, adl_hours(outcomes, clips)),
                 "by_source": _by_source(outcomes),
                 "videos": [asdict(o) for o in outcomes],
             }
@@ -302,7 +305,7 @@ class Experiment:
             same = [Outcome(**o) for o in per_method["recognizer"]["videos"] if o["clip"] in judged]
             for key, rows in (("recognizer", same),):
                 per_method[f"{key}_on_package_videos"] = {
-                    "summary": summarize(rows, _adl_hours([c for c in clips if c.entry.relative in judged])),
+                    "summary": summarize(rows, adl_hours(rows, clips)),
                     "by_source": _by_source(rows),
                 }
         return {

@@ -1,4 +1,5 @@
-"""The classification head: pool each pathway over space and time, concatenate, dropout, linear."""
+"""The classification head: pool each pathway over space and time, concatenate (with the trajectory's
+features, when the model has that input), dropout, linear."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ class SlowFastHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(dim_in, num_classes)
 
-    def forward(self, slow: Tensor, fast: Tensor) -> Tensor:
-        pooled = torch.cat([slow.mean(dim=(2, 3, 4)), fast.mean(dim=(2, 3, 4))], dim=1)
+    def forward(self, slow: Tensor, fast: Tensor, extra: Tensor | None = None) -> Tensor:
+        """`extra`: (N, D) features of another input (the trajectory), concatenated after pooling."""
+        parts = [slow.mean(dim=(2, 3, 4)), fast.mean(dim=(2, 3, 4))]
+        pooled = torch.cat(parts if extra is None else [*parts, extra], dim=1)
         logits: Tensor = self.proj(self.dropout(pooled))
         return logits
 

@@ -1,4 +1,5 @@
-"""Turning tubelets (T x S x S x 3 uint8 BGR crops) into the `[slow, fast]` float tensors a SlowFast takes."""
+"""Turning tubelets (T x S x S x 3 uint8 BGR crops, and their boxes and keypoints) into the `[slow, fast]`
+(or `[slow, fast, trajectory]`) float tensors a SlowFast takes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch import Tensor
 
 from app.types import Tubelet
 from recognizer.spec import RecognizerSpec
+from recognizer.trajectory import FEATURES, trajectory_features
 
 _BGR_TO_RGB = [2, 1, 0]
 
@@ -30,8 +32,11 @@ def clips_to_inputs(
     *,
     device: str | torch.device = "cpu",
     memory_format: torch.memory_format = torch.contiguous_format,
+    trajectories: npt.NDArray[np.float32] | None = None,
 ) -> list[Tensor]:
-    """`[slow, fast]` from a batch of clips, (N, T, S, S, 3) uint8 BGR, T = `spec.frames`.
+    """`[slow, fast]` from a batch of clips, (N, T, S, S, 3) uint8 BGR, T = `spec.frames`; with
+    `[slow, fast, trajectory]` when the model takes a trajectory (`trajectories`, (N, T, F) from
+    `recognizer.trajectory`).
 
     The frames become RGB in [0, 1] normalised by the spec's mean and std, resized to `spec.crop` if S
     differs; fast is (N, 3, T, crop, crop) and slow is every `spec.alpha`-th frame of it, starting with the
@@ -57,7 +62,26 @@ def clips_to_inputs(
     # for the other layout.
     fast = fast.permute(0, 4, 1, 2, 3).contiguous(memory_format=memory_format)
     slow = fast[:, :, :: spec.alpha].contiguous(memory_format=memory_format)
-    return [slow, fast]
+    if not spec.trajectory:
+        return [slow, fast]
+    return [slow, fast, _trajectory_tensor(trajectories, clips.shape[:2], spec, device)]
+
+
+def _trajectory_tensor(
+    trajectories: npt.NDArray[np.float32] | None,
+    batch: tuple[int, ...],
+    spec: RecognizerSpec,
+    device: str | torch.device,
+) -> Tensor:
+    if spec.trajectory != FEATURES:
+        raise ValueError(
+            f"the model takes {spec.trajectory} trajectory features per frame; this FallWatch makes {FEATURES}"
+        )
+    expected = (*batch, FEATURES)
+    if trajectories is None or tuple(trajectories.shape) != expected:
+        got = None if trajectories is None else tuple(trajectories.shape)
+        raise ValueError(f"the model takes a trajectory input of shape {expected}, got {got}")
+    return torch.from_numpy(np.ascontiguousarray(trajectories, dtype=np.float32)).to(device)
 
 
 def tubelets_to_inputs(
@@ -67,11 +91,14 @@ def tubelets_to_inputs(
     device: str | torch.device = "cpu",
     memory_format: torch.memory_format = torch.contiguous_format,
 ) -> list[Tensor]:
-    """`[slow, fast]` for a batch of tubelets (all of one size, `spec.frames` long): see `clips_to_inputs`."""
+    """The inputs for a batch of tubelets (all of one size, `spec.frames` long): see `clips_to_inputs`."""
     if not tubelets:
         raise ValueError("tubelets_to_inputs needs at least one tubelet")
     sizes = {t.frames.shape for t in tubelets}
     if len(sizes) != 1:
         raise ValueError(f"tubelets in one batch must have one shape, got {sorted(sizes)}")
     clips = np.stack([t.frames for t in tubelets])
-    return clips_to_inputs(clips, spec, device=device, memory_format=memory_format)
+    trajectories = None
+    if spec.trajectory:
+        trajectories = np.stack([trajectory_features(t.boxes, t.keypoints) for t in tubelets])
+    return clips_to_inputs(clips, spec, device=device, memory_format=memory_format, trajectories=trajectories)

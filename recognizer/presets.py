@@ -3,7 +3,7 @@
 `slowfast_r50` and `slowfast_r101` are pytorchvideo's Kinetics-400 models of the same names (8x8: 32 fast
 frames, alpha 4), so their model-zoo weights load into them. `slowfast_r18` is the same recipe with
 ResNet-18's basic blocks. `slowfast_tiny` is FallWatch's default for a CPU: R18 at 3/8 width on 16 frames of
-112 px.
+112 px; `slowfast_tiny_trajectory` adds the box and keypoint trajectory as a third input.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from app.types import LABELS
 from recognizer.config import SlowFastConfig
 from recognizer.slowfast import SlowFast, build_slowfast
+from recognizer.trajectory import FEATURES as TRAJECTORY_FEATURES
 
 PRESETS: dict[str, SlowFastConfig] = {
     "slowfast_r50": SlowFastConfig(depth=50, fusion_kernel=7, num_classes=400),
@@ -24,6 +25,16 @@ PRESETS: dict[str, SlowFastConfig] = {
     # res2; 4 keeps enough of it to carry motion. 3.4 M parameters: 13 MB as float32.
     "slowfast_tiny": SlowFastConfig(
         depth=18, width=24, beta_inv=4, frames=16, crop=112, num_classes=len(LABELS)
+    ),
+    # The same, with the box and keypoint trajectory as a third input fused before the head.
+    "slowfast_tiny_trajectory": SlowFastConfig(
+        depth=18,
+        width=24,
+        beta_inv=4,
+        frames=16,
+        crop=112,
+        num_classes=len(LABELS),
+        trajectory=TRAJECTORY_FEATURES,
     ),
 }
 
@@ -60,3 +71,8 @@ def slowfast_r18(**overrides: Any) -> SlowFast:
 def slowfast_tiny(**overrides: Any) -> SlowFast:
     """FallWatch's CPU default."""
     return build_preset("slowfast_tiny", **overrides)
+
+
+def slowfast_tiny_trajectory(**overrides: Any) -> SlowFast:
+    """FallWatch's CPU default with the box and keypoint trajectory as a third input."""
+    return build_preset("slowfast_tiny_trajectory", **overrides)

@@ -10,6 +10,8 @@
           res4               res4        s4 ─┘
           res5               res5        s5
              └── avg pool, concat, dropout, linear ──▶ logits [N, classes]
+                       ▲
+    trajectory [N,T,F] ┘ (optional third input: 1-D convs, pooled, concatenated before the head)
 
 The layer widths, temporal kernels and strides follow pytorchvideo's `create_slowfast` (and PySlowFast's
 SLOWFAST_8x8_R50), so that with `SlowFastConfig()` the network is pytorchvideo's `slowfast_r50` layer for
@@ -26,6 +28,7 @@ from recognizer.blocks import Basic, Bottleneck, ResStage, Stem
 from recognizer.config import SlowFastConfig
 from recognizer.fusion import SlowFastStage, lateral_connection
 from recognizer.head import SlowFastHead
+from recognizer.trajectory_encoder import TrajectoryEncoder
 
 # Temporal kernels of the stem and of the first conv of every residual block in res2..res5. The slow pathway
 # only looks across time from res4 on: early on its frames are too far apart for motion to mean anything.
@@ -37,25 +40,34 @@ STAGE_STRIDES = (1, 2, 2, 2)
 
 class SlowFast(nn.Module):
     """Takes `[slow, fast]`, two (N, 3, T, H, W) clips (slow has T/alpha frames), and returns (N, classes)
-    logits."""
+    logits. Built with a trajectory encoder it takes `[slow, fast, trajectory]`, the third (N, T, F)."""
 
-    def __init__(self, config: SlowFastConfig, stages: Sequence[SlowFastStage], head: SlowFastHead):
+    def __init__(
+        self,
+        config: SlowFastConfig,
+        stages: Sequence[SlowFastStage],
+        head: SlowFastHead,
+        trajectory: TrajectoryEncoder | None = None,
+    ):
         super().__init__()
         if len(stages) != 5:
             raise ValueError(f"SlowFast has 5 stages (stem, res2..res5), got {len(stages)}")
         self.config = config
         self.s1, self.s2, self.s3, self.s4, self.s5 = stages
         self.head = head
+        self.trajectory = trajectory
 
     def forward(self, x: Sequence[Tensor]) -> Tensor:
-        if len(x) != 2:
-            raise ValueError(f"SlowFast takes [slow, fast], got a sequence of {len(x)} tensors")
+        expected = "[slow, fast]" if self.trajectory is None else "[slow, fast, trajectory]"
+        if len(x) != len(expected.split(",")):
+            raise ValueError(f"SlowFast takes {expected}, got a sequence of {len(x)} tensors")
         # Unpack into locals: the caller's list is never written to (pytorchvideo's model overwrites it).
-        slow, fast = x
+        slow, fast = x[0], x[1]
         self._check_pair(slow, fast)
         for stage in self.stages:
             slow, fast = stage(slow, fast)
-        logits: Tensor = self.head(slow, fast)
+        extra = None if self.trajectory is None else self.trajectory(x[2])
+        logits: Tensor = self.head(slow, fast, extra)
         return logits
 
     def _check_pair(self, slow: Tensor, fast: Tensor) -> None:
@@ -123,9 +135,15 @@ def build_res_stage(config: SlowFastConfig, index: int) -> SlowFastStage:
     return SlowFastStage(slow, fast, lateral)
 
 
+def build_trajectory_encoder(config: SlowFastConfig) -> TrajectoryEncoder | None:
+    return TrajectoryEncoder(config.trajectory, config.trajectory_channels) if config.trajectory else None
+
+
 def build_head(config: SlowFastConfig) -> SlowFastHead:
     out = stage_widths(config, 3)[2]
-    return SlowFastHead(out + _fast(out, config), config.num_classes, config.dropout)
+    encoder = build_trajectory_encoder(config)
+    extra = 0 if encoder is None else encoder.out_dim
+    return SlowFastHead(out + _fast(out, config) + extra, config.num_classes, config.dropout)
 
 
 def init_weights(model: nn.Module) -> None:
@@ -136,9 +154,9 @@ def init_weights(model: nn.Module) -> None:
     lets a deep network train from scratch on a small data set.
     """
     for module in model.modules():
-        if isinstance(module, nn.Conv3d):
+        if isinstance(module, nn.Conv3d | nn.Conv1d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(module, nn.BatchNorm3d):
+        elif isinstance(module, nn.BatchNorm3d | nn.BatchNorm1d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Linear):
@@ -154,6 +172,6 @@ def init_weights(model: nn.Module) -> None:
 def build_slowfast(config: SlowFastConfig) -> SlowFast:
     """A freshly initialised SlowFast network of the given architecture."""
     stages = [build_stem_stage(config), *(build_res_stage(config, index) for index in range(4))]
-    model = SlowFast(config, stages, build_head(config))
+    model = SlowFast(config, stages, build_head(config), build_trajectory_encoder(config))
     init_weights(model)
     return model

@@ -78,6 +78,11 @@ class RecognizerSpec:
     def slow_frames(self) -> int:
         return self.arch.slow_frames
 
+    @property
+    def trajectory(self) -> int:
+        """Features per frame of the trajectory input; 0 when the model takes video only."""
+        return self.arch.trajectory
+
     def relabelled(self, labels: tuple[str, ...]) -> RecognizerSpec:
         """The spec of this model after its head is replaced to predict `labels`.
 

@@ -28,6 +28,7 @@ from recognizer.inputs import clips_to_inputs
 from recognizer.presets import build_preset, preset_config
 from recognizer.slowfast import SlowFast
 from recognizer.spec import RecognizerSpec, new_spec
+from recognizer.trajectory import augment_trajectory
 from recognizer.windows import Window, augment
 
 
@@ -79,10 +80,22 @@ def balanced_sample(windows: Sequence[Window], count: int, rng: random.Random) -
 def batch_inputs(
     windows: Sequence[Window], spec: RecognizerSpec, device: str, rng: random.Random | None
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The model's inputs and the labels of `windows`, augmented when `rng` is given."""
     clips = [w.frames(spec.frames) for w in windows]
+    trajectories = [w.trajectory(spec.frames) for w in windows] if spec.trajectory else None
     if rng is not None:
-        clips = [augment(c, rng) for c in clips]
-    inputs = clips_to_inputs(np.stack(clips), spec, device=device)
+        mirrored = [rng.random() < 0.5 for _ in windows]
+        clips = [augment(c, rng, m) for c, m in zip(clips, mirrored, strict=True)]
+        if trajectories is not None:
+            trajectories = [
+                augment_trajectory(t, rng, m) for t, m in zip(trajectories, mirrored, strict=True)
+            ]
+    inputs = clips_to_inputs(
+        np.stack(clips),
+        spec,
+        device=device,
+        trajectories=None if trajectories is None else np.stack(trajectories),
+    )
     return inputs, torch.tensor([w.label for w in windows], device=device)
 
 

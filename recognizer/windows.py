@@ -18,6 +18,7 @@ from app.manifest import ManifestEntry
 from app.types import LABELS
 from recognizer.histories import ClipHistory, TrackHistory
 from recognizer.labels import fall_times, faller, window_label
+from recognizer.trajectory import trajectory_features
 
 Clip = npt.NDArray[np.uint8]  # (T, S, S, 3) BGR
 
@@ -33,7 +34,15 @@ class Window:
     label: int  # index into LABELS
 
     def frames(self, length: int) -> Clip:
-        return self.track.crops[self.start : self.start + length * self.step : self.step]
+        return self.track.crops[self._span(length)]
+
+    def trajectory(self, length: int) -> npt.NDArray[np.float32]:
+        """The box and keypoint trajectory of the same frames (`recognizer.trajectory`)."""
+        span = self._span(length)
+        return trajectory_features(self.track.boxes[span], self.track.keypoints[span])
+
+    def _span(self, length: int) -> slice:
+        return slice(self.start, self.start + length * self.step, self.step)
 
 
 def clip_windows(entry: ManifestEntry, history: ClipHistory, length: int, every: int = 2) -> list[Window]:
@@ -63,11 +72,12 @@ def clip_windows(entry: ManifestEntry, history: ClipHistory, length: int, every:
     return windows
 
 
-def augment(frames: Clip, rng: random.Random) -> Clip:
-    """One random CCTV-like variation of a clip, the same for all its frames."""
+def augment(frames: Clip, rng: random.Random, mirrored: bool) -> Clip:
+    """One random CCTV-like variation of a clip, the same for all its frames; `mirrored` flips it left to
+    right (decided by the caller, so that the trajectory can be mirrored with it)."""
     out = frames.astype(np.float32)
     size = frames.shape[1]
-    if rng.random() < 0.5:
+    if mirrored:
         out = out[:, :, ::-1]
     if rng.random() < 0.5:
         out = _scale_jitter(out, rng.uniform(0.85, 1.15), rng.uniform(-0.08, 0.08) * size,

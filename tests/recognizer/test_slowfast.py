@@ -15,6 +15,7 @@ from recognizer import (
     slowfast_r18,
     slowfast_r50,
     slowfast_tiny,
+    slowfast_tiny_trajectory,
 )
 from recognizer.blocks import Basic
 from tests.recognizer.conftest import SMALL, clip_pair
@@ -77,8 +78,16 @@ def test_tiny_preset_runs_at_its_own_geometry_and_fits_the_size_budget() -> None
 
 
 def test_presets_are_named_by_their_builders() -> None:
-    assert set(PRESETS) == {"slowfast_r50", "slowfast_r101", "slowfast_r18", "slowfast_tiny"}
+    assert set(PRESETS) == {
+        "slowfast_r50",
+        "slowfast_r101",
+        "slowfast_r18",
+        "slowfast_tiny",
+        "slowfast_tiny_trajectory",
+    }
     assert slowfast_tiny(num_classes=5).head.num_classes == 5
+    with_trajectory = slowfast_tiny_trajectory()
+    assert with_trajectory.trajectory is not None and slowfast_tiny().trajectory is None
 
 
 def test_forward_does_not_change_the_list_it_is_given(small_model: SlowFast) -> None:

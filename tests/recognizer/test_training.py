@@ -63,3 +63,26 @@ def test_short_training_lowers_the_loss(two_clips, tmp_path: Path) -> None:  # t
     resumed = Trainer(config, out)  # resumes from last.pt: nothing left to train
     assert len(resumed.history) == 5
     assert resumed.fit(windows, [], progress=False) == resumed.history
+
+
+def test_a_model_with_the_trajectory_input_trains_on_real_windows(two_clips, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    torch.manual_seed(0)
+    config = TrainConfig(
+        preset="slowfast_tiny_trajectory",
+        epochs=4,
+        batch_size=8,
+        samples_per_epoch=48,
+        learning_rate=1e-2,
+        device="cpu",
+        overrides=SMALLER,
+    )
+    trainer = Trainer(config, tmp_path / "trajectory")
+    assert trainer.spec.trajectory > 0
+    windows = training_windows(two_clips, trainer.spec.frames)
+    fixed = balanced_sample(windows, 48, random.Random(1))
+    before, _, _ = evaluate(trainer.model, trainer.spec, fixed, trainer.device)
+    trainer.fit(windows, [], progress=False)
+    after, _, _ = evaluate(trainer.model, trainer.spec, fixed, trainer.device)
+    assert after < 0.8 * before, f"loss {before:.3f} -> {after:.3f}"
