@@ -114,12 +114,6 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="score human-fall-detection only on the clips whose scores bench/fall_detection_reference.py "
         "has already cached (it is slow on a CPU)",
     )
-    parser.add_argument(
-        "--rule-videos",
-        type=_positive_int,
-        metavar="N",
-        help="choose each fold's alarm rule on at most N (seeded) training videos (default: all of them)",
-    )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of folds, sampling, init")
     parser.add_argument(
         "--threads", type=_positive_int, metavar="N", help="torch CPU threads (default: torch's)"
@@ -180,7 +174,6 @@ def run_train(args: argparse.Namespace) -> int:
         fold_epochs=args.fold_epochs,
         references=not args.no_references,
         package_compute=not args.references_cached_only,
-        rule_videos=args.rule_videos or 0,
         progress=not args.quiet,
     )
     report = run_experiment(config, settings, entries, options)

@@ -4,9 +4,12 @@ Histories are extracted once (cached) and shared by every fold, the final model 
 Each fold trains on the other folds' clips, then judges every stream window of its held-out clips as inference
 would (16 frames ending every `tubelets.stride` analysed frames, every track). From those it reports window
 precision and recall per class (the windows that can be labelled) and per-video detection under falldata's
-protocol, by simulating the alarm rule (see `recognizer.scoring`). The rule's threshold and run length are
-chosen on the fold's training videos only (the fold model's own scores on them), never on the held-out ones.
-The two references are scored on the same held-out videos with the same protocol.
+protocol, by simulating the alarm rule (see `recognizer.scoring`).
+
+The rule's threshold and run length for fold k are chosen on the held-out scores of the *other* folds
+(cross-fitting): never on fold k's own videos, and never on scores a model gave the videos it trained on, which
+are overconfident and pick rules too lenient for new footage. The two references are scored on the same held-out
+videos with the same protocol.
 """
 
 from __future__ import annotations
@@ -60,7 +63,6 @@ class RunOptions:
     references: bool = True
     package_imgsz: int = 640
     package_compute: bool = True  # False: score only the clips whose package scores are already cached
-    rule_videos: int = 0  # >0: choose a fold's alarm rule on at most this many (seeded) training videos
     progress: bool = True
 
 
@@ -208,6 +210,7 @@ class Experiment:
             result = self._fold(fold, clips, cv_dir)
             path.write_text(json.dumps(result) + "\n")
             results.append(result)
+        self._recognizer_outcomes(clips, results)
         # The package does not depend on the fold's model, only on its split: scored after the folds, from the
         # cache, so that a resumed run picks up every clip scored since.
         package = self._package_series(clips) if options.references else {}
@@ -258,16 +261,9 @@ class Experiment:
         started = time.perf_counter()
         trainer.fit(windows, [], progress=self.options.progress)
         seconds = time.perf_counter() - started
-        rule_clips = list(train)
-        if 0 < self.options.rule_videos < len(rule_clips):
-            rng = np.random.default_rng(self.options.seed + fold.index)
-            chosen = sorted(rng.choice(len(rule_clips), self.options.rule_videos, replace=False))
-            rule_clips = [rule_clips[i] for i in chosen]
-        train_videos = self._judge(trainer, rule_clips, f"fold {fold.index} training videos")[0]
         test_videos, probabilities, labels = self._judge(trainer, test, f"fold {fold.index} held-out videos")
-        rule = choose_rule(train_videos, THRESHOLDS, CONSECUTIVE)
-        outcomes = {"recognizer": score_videos(test_videos, rule)}
-        rules: dict[str, Any] = {"recognizer": _rule_dict(rule)}
+        outcomes: dict[str, list[Outcome]] = {}
+        rules: dict[str, Any] = {}
         if self.options.references:
             keypoint = [as_video(c, keypoint_series(c.history)) for c in test]
             outcomes["keypoint_rule"] = score_videos(keypoint, Rule(0.5, 1))
@@ -281,10 +277,29 @@ class Experiment:
             "train_seconds": round(seconds, 1),
             "rules": rules,
             "outcomes": {name: [asdict(o) for o in found] for name, found in outcomes.items()},
+            "series": {
+                v.clip: [[s.pts.tolist(), s.scores.round(5).tolist()] for s in v.series] for v in test_videos
+            },
             "window_probabilities": probabilities.round(5).tolist(),
             "window_labels": labels.tolist(),
             "history": [asdict(m) for m in trainer.history],
         }
+
+    def _recognizer_outcomes(self, clips: Sequence[LabelledClip], results: Sequence[dict[str, Any]]) -> None:
+        """Each fold's recognizer outcomes under the rule chosen on the other folds' held-out videos."""
+        by_name = {c.entry.relative: c for c in clips}
+        videos = [
+            [
+                as_video(by_name[name], tuple(Series(np.array(t), np.array(v)) for t, v in tracks))
+                for name, tracks in r["series"].items()
+            ]
+            for r in results
+        ]
+        for index, result in enumerate(results):
+            others = [v for j, fold_videos in enumerate(videos) if j != index for v in fold_videos]
+            rule = choose_rule(others, THRESHOLDS, CONSECUTIVE)
+            result["outcomes"]["recognizer"] = [asdict(o) for o in score_videos(videos[index], rule)]
+            result["rules"]["recognizer"] = _rule_dict(rule) | {"chosen_on_videos": len(others)}
 
     def _pool(self, results: Sequence[dict[str, Any]], clips: Sequence[LabelledClip]) -> dict[str, Any]:
         probabilities = np.array([p for r in results for p in r["window_probabilities"]], dtype=float)

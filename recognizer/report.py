@@ -84,7 +84,8 @@ def cv_markdown(report: dict[str, Any]) -> str:
             per_source_table(report),
             f"### Per window ({report['window_count']} labelled held-out windows, argmax)",
             per_class_table(report),
-            "### Alarm rules chosen on each fold's training videos",
+            "### Alarm rules: the recognizer's chosen on the other folds' held-out videos, the package's on the "
+            "fold's training videos",
             rules_table(report),
         ]
     )
