@@ -3,7 +3,8 @@
 1. FallWatch's SlowFast R50 against pytorchvideo's `slowfast_r50`, same weights, identical input, in one run:
    the variants are timed in alternation (a rotating order every round) and each one's median is reported, so
    that a neighbour's load on the shared cores falls on all of them alike.
-2. Tubelets per second of FallWatch's default preset (`slowfast_tiny`), batched, from uint8 tubelets to
+2. Tubelets per second of the configuration FallWatch ships (the architecture of the shipped checkpoint, with
+   its trajectory input when it has one), batched, from uint8 tubelets with their boxes and keypoints to
    logits, with the peak resident memory of a process that does only that.
 
     .venv/bin/python bench/recognizer_speed.py [--rounds 7] [--threads 2]
@@ -38,7 +39,8 @@ import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from app.types import Tubelet  # noqa: E402
-from recognizer import build_slowfast, new_spec, prepare_for_inference, slowfast_tiny, tubelets_to_inputs  # noqa: E402
+from recognizer import build_slowfast, load_checkpoint, prepare_for_inference, tubelets_to_inputs  # noqa: E402
+from recognizer.infer import SHIPPED_CHECKPOINT  # noqa: E402
 from recognizer.keymap import PYTORCHVIDEO, rename  # noqa: E402
 from recognizer.presets import PRESETS  # noqa: E402
 
@@ -188,27 +190,40 @@ def bench_r50(rounds: int) -> dict[str, Any]:
 
 
 def _tubelets(count: int, frames: int, size: int) -> list[Tubelet]:
+    """Random pixels; boxes that move and keypoints that are seen, so that trajectory features cost what
+    they cost on real tracks."""
     rng = np.random.default_rng(0)
-    return [
-        Tubelet(
-            camera="bench",
-            track_id=i,
-            pts_start=0.0,
-            pts_end=frames / 25,
-            frames=rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8),
-            boxes=np.zeros((frames, 4), dtype=np.float32),
-            keypoints=np.full((frames, 17, 3), np.nan, dtype=np.float32),
-            pts=(np.arange(frames) / 25).astype(np.float32),
+
+    def boxes() -> np.ndarray:
+        corner = rng.uniform(50, 400, 2) + np.cumsum(rng.normal(0, 3, (frames, 2)), axis=0)
+        return np.concatenate([corner, corner + rng.uniform(60, 200, 2)], axis=1).astype(np.float32)
+
+    def keypoints(box: np.ndarray) -> np.ndarray:
+        xy = box[:, None, :2] + rng.uniform(0, 1, (frames, 17, 2)) * (box[:, None, 2:] - box[:, None, :2])
+        return np.concatenate([xy, rng.uniform(0, 1, (frames, 17, 1))], axis=2).astype(np.float32)
+
+    tubelets = []
+    for i in range(count):
+        box = boxes()
+        tubelets.append(
+            Tubelet(
+                camera="bench",
+                track_id=i,
+                pts_start=0.0,
+                pts_end=frames / 10,
+                frames=rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8),
+                boxes=box,
+                keypoints=keypoints(box),
+                pts=(np.arange(frames) / 10).astype(np.float32),
+            )
         )
-        for i in range(count)
-    ]
+    return tubelets
 
 
 def bench_tiny(rounds: int) -> dict[str, Any]:
     """Run in its own process (see `main`) so that its peak memory is its own."""
     torch.manual_seed(0)
-    model = slowfast_tiny().eval()
-    spec = new_spec(model.config)
+    model, spec = load_checkpoint(SHIPPED_CHECKPOINT)
     prepared = prepare_for_inference(model)
     pool = _tubelets(max(TINY_BATCHES), spec.frames, spec.crop)
     # What torch, the model and the tubelets hold before any forward; the rest of the peak is the batches'.
@@ -229,7 +244,7 @@ def bench_tiny(rounds: int) -> dict[str, Any]:
         summary = _summary(times[str(batch)])
         rows[str(batch)] = {**summary, "tubelets_per_s": batch / summary["median_s"]}
     return {
-        "preset": "slowfast_tiny",
+        "preset": f"shipped model ({SHIPPED_CHECKPOINT.name})",
         "config": model.config.to_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "checkpoint_mib_float32": 4 * sum(t.numel() for t in model.state_dict().values()) / 2**20,
