@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -534,36 +534,48 @@ class Store:
 
     def acknowledge(self, incident_id: int, by: str, note: str | None = None) -> Incident:
         """Someone has taken the incident; if it is already over, it is resolved at once."""
-        by = _who(by)
-        with self._tx() as session:
-            row, camera = self._row(session, incident_id)
+
+        def refusal(row: IncidentRow) -> str | None:
             if row.status == Status.FALSE_ALARM.value:
-                raise FallWatchError(
-                    f"incident {incident_id} is marked a false alarm; it cannot be acknowledged"
-                )
+                return "is marked a false alarm; it cannot be acknowledged"
             if row.status in (Status.ACKNOWLEDGED.value, Status.RESOLVED.value):
-                raise FallWatchError(
-                    f"incident {incident_id} is already {row.status} (by {row.updated_by} at {_short(row.updated_at)})"
-                )
-            at = utcnow()
-            status = Status.RESOLVED if row.outcome is not None else Status.ACKNOWLEDGED
-            _Changer(session, row, at, by).set("status", status.value, note)
-            self._note(row, at, by, note)
-            self._enqueue(session, row, camera, event_name("acknowledged"), at, None)
-            return _incident(row, camera)
+                return f"is already {row.status} ({_last_change(row)})"
+            return None
+
+        def target(row: IncidentRow) -> Status:
+            return Status.RESOLVED if row.outcome is not None else Status.ACKNOWLEDGED
+
+        return self._transition(incident_id, by, note, "acknowledged", target, refusal)
 
     def mark_false_alarm(self, incident_id: int, by: str, note: str | None = None) -> Incident:
+        def refusal(row: IncidentRow) -> str | None:
+            if row.status == Status.FALSE_ALARM.value:
+                return f"is already a false alarm ({_last_change(row)})"
+            return None
+
+        return self._transition(incident_id, by, note, "false_alarm", lambda _: Status.FALSE_ALARM, refusal)
+
+    def _transition(
+        self,
+        incident_id: int,
+        by: str,
+        note: str | None,
+        event: str,
+        target: Callable[[IncidentRow], Status],
+        refusal: Callable[[IncidentRow], str | None],
+    ) -> Incident:
+        """One operator action on an incident: refused with the reason `refusal` gives, or the status set to
+        `target`, the note kept, and `event` queued for notification, in one transaction."""
         by = _who(by)
         with self._tx() as session:
             row, camera = self._row(session, incident_id)
-            if row.status == Status.FALSE_ALARM.value:
-                raise FallWatchError(
-                    f"incident {incident_id} is already a false alarm (by {row.updated_by} at {_short(row.updated_at)})"
-                )
+            reason = refusal(row)
+            if reason is not None:
+                raise FallWatchError(f"incident {incident_id} {reason}")
             at = utcnow()
-            _Changer(session, row, at, by).set("status", Status.FALSE_ALARM.value, note)
+            _Changer(session, row, at, by).set("status", target(row).value, note)
             self._note(row, at, by, note)
-            self._enqueue(session, row, camera, event_name("false_alarm"), at, None)
+            self._enqueue(session, row, camera, event_name(event), at, None)
             return _incident(row, camera)
 
     @staticmethod
@@ -698,20 +710,15 @@ class Store:
 
     def resolve(self, incident_id: int, by: str, note: str | None = None) -> Incident:
         """Someone has dealt with the incident: the person is safe, whatever the engine still sees."""
-        by = _who(by)
-        with self._tx() as session:
-            row, camera = self._row(session, incident_id)
+
+        def refusal(row: IncidentRow) -> str | None:
             if row.status == Status.FALSE_ALARM.value:
-                raise FallWatchError(f"incident {incident_id} is marked a false alarm; it cannot be resolved")
+                return "is marked a false alarm; it cannot be resolved"
             if row.status == Status.RESOLVED.value:
-                raise FallWatchError(
-                    f"incident {incident_id} is already resolved (by {row.updated_by} at {_short(row.updated_at)})"
-                )
-            at = utcnow()
-            _Changer(session, row, at, by).set("status", Status.RESOLVED.value, note)
-            self._note(row, at, by, note)
-            self._enqueue(session, row, camera, event_name("resolved"), at, None)
-            return _incident(row, camera)
+                return f"is already resolved ({_last_change(row)})"
+            return None
+
+        return self._transition(incident_id, by, note, "resolved", lambda _: Status.RESOLVED, refusal)
 
     def add_note(self, incident_id: int, by: str, note: str) -> Incident:
         """Keep a note with the incident; the audit trail records who wrote it and when."""
@@ -958,6 +965,10 @@ def _who(by: str) -> str:
     if not by or len(by) > 64:
         raise FallWatchError(f"--by must name who is acting (1 to 64 characters), got {by!r}")
     return by
+
+
+def _last_change(row: IncidentRow) -> str:
+    return f"by {row.updated_by} at {_short(row.updated_at)}"
 
 
 def _short(at: datetime) -> str:

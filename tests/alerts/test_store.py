@@ -116,6 +116,8 @@ def test_people_acknowledge_and_dismiss_with_an_audit_trail(store_factory: Facto
     assert dismissed.status is Status.FALSE_ALARM
     with pytest.raises(FallWatchError, match="false alarm"):
         store.acknowledge(b, "ann")
+    with pytest.raises(FallWatchError, match=f"incident {b} is already a false alarm \\(by bob at "):
+        store.mark_false_alarm(b, "ann")
 
     for item in fall_items("hall")[1:]:  # the engine ends the acknowledged incident: it becomes resolved
         store.apply(
