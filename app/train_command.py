@@ -16,6 +16,10 @@ from typing import Any
 from app.cli_options import add_settings_options
 from app.errors import FallWatchError
 
+# recognizer.presets.DEFAULT_PRESET, named here so that `fallwatch --help` does not import torch (a test keeps the
+# two equal).
+DEFAULT_ARCH = "slowfast_tiny_trajectory"
+
 EPILOG = """\
 examples:
   fallwatch train --manifest ../shared/falldata/manifest.csv --folds 4 --out runs/train
@@ -73,10 +77,11 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--arch",
-        default="slowfast_tiny",
+        default=DEFAULT_ARCH,
         metavar="NAME",
-        help="SlowFast preset when training from scratch: slowfast_tiny (default), slowfast_tiny_trajectory "
-        "(adds the box and keypoint trajectory as a third input), slowfast_r18, slowfast_r50, slowfast_r101",
+        help=f"SlowFast preset when training from scratch (default {DEFAULT_ARCH}: the CPU-sized "
+        "slowfast_tiny with the box and keypoint trajectory as a third input); also slowfast_tiny, slowfast_r18, "
+        "slowfast_r50, slowfast_r101",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
     parser.add_argument(

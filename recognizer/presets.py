@@ -2,8 +2,8 @@
 
 `slowfast_r50` and `slowfast_r101` are pytorchvideo's Kinetics-400 models of the same names (8x8: 32 fast
 frames, alpha 4), so their model-zoo weights load into them. `slowfast_r18` is the same recipe with
-ResNet-18's basic blocks. `slowfast_tiny` is FallWatch's default for a CPU: R18 at 3/8 width on 16 frames of
-112 px; `slowfast_tiny_trajectory` adds the box and keypoint trajectory as a third input.
+ResNet-18's basic blocks. `slowfast_tiny` is sized for a CPU: R18 at 3/8 width on 16 frames of 112 px;
+`slowfast_tiny_trajectory`, FallWatch's default, adds the box and keypoint trajectory as a third input.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ PRESETS: dict[str, SlowFastConfig] = {
     ),
 }
 
-DEFAULT_PRESET = "slowfast_tiny"
+# What `fallwatch train` builds unless told otherwise, and the architecture of the shipped model: the trajectory
+# input caught more held-out falls with fewer false alarms (recognizer/weights/MODEL_CARD.md, ablation).
+DEFAULT_PRESET = "slowfast_tiny_trajectory"
 
 
 def preset_config(name: str, **overrides: Any) -> SlowFastConfig:

@@ -25,7 +25,7 @@ from recognizer.checkpoint import load_checkpoint, save_checkpoint
 from recognizer.finetune import replace_head
 from recognizer.infer import pick_device
 from recognizer.inputs import clips_to_inputs
-from recognizer.presets import build_preset, preset_config
+from recognizer.presets import DEFAULT_PRESET, build_preset, preset_config
 from recognizer.slowfast import SlowFast
 from recognizer.spec import RecognizerSpec, new_spec
 from recognizer.trajectory import augment_trajectory
@@ -34,7 +34,7 @@ from recognizer.windows import Window, augment
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    preset: str = "slowfast_tiny"
+    preset: str = DEFAULT_PRESET
     epochs: int = 12
     batch_size: int = 16
     samples_per_epoch: int = 768  # drawn class-balanced, with replacement, from all training windows

@@ -35,3 +35,10 @@ def test_bad_folds_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
         main(["train", "--manifest", "m.csv", "--folds", "1"])
     assert exit_info.value.code == 2
     assert "--folds" in capsys.readouterr().err
+
+
+def test_default_arch_is_the_recognizers_default_preset() -> None:
+    from app.train_command import DEFAULT_ARCH
+    from recognizer.presets import DEFAULT_PRESET, PRESETS
+
+    assert DEFAULT_ARCH == DEFAULT_PRESET and DEFAULT_ARCH in PRESETS
