@@ -3,7 +3,7 @@
 Usage::
 
     from recognizer import load_checkpoint, tubelets_to_inputs
-    model, spec = load_checkpoint("models/fallwatch_slowfast_tiny.pt")
+    model, spec = load_checkpoint("models/fallwatch_slowfast_tiny_trajectory.pt")
     logits = model(tubelets_to_inputs(tubelets, spec))      # (N, len(spec.labels))
 """
 

@@ -21,7 +21,7 @@ from recognizer.optimize import prepare_for_inference
 from recognizer.spec import RecognizerSpec
 
 # The model FallWatch ships, trained on ../shared/falldata (see recognizer/weights/MODEL_CARD.md).
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "fallwatch_slowfast_tiny.pt"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "fallwatch_slowfast_tiny_trajectory.pt"
 
 
 def pick_device(requested: str) -> str:
