@@ -41,9 +41,14 @@ def randomize_norms(model: torch.nn.Module, seed: int = 0) -> None:
                 tensor.copy_(torch.randn(shape, generator=generator) * 0.05)
 
 
-@pytest.fixture
-def small_model() -> SlowFast:
+def seeded_model(config: SlowFastConfig) -> SlowFast:
+    """A network of `config` with seeded weights and distinct norms, in eval mode."""
     torch.manual_seed(0)
-    model = build_slowfast(SMALL)
+    model = build_slowfast(config)
     randomize_norms(model)
     return model.eval()
+
+
+@pytest.fixture
+def small_model() -> SlowFast:
+    return seeded_model(SMALL)

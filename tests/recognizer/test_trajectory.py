@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from recognizer import SlowFast, build_slowfast, load_checkpoint
+from recognizer import SlowFast, load_checkpoint
 from recognizer.checkpoint import save_checkpoint
 from recognizer.inputs import clips_to_inputs
 from recognizer.optimize import prepare_for_inference
 from recognizer.presets import preset_config
 from recognizer.spec import new_spec
 from recognizer.trajectory import FEATURES, MIRROR, augment_trajectory, trajectory_features
-from tests.recognizer.conftest import SMALL, clip_pair, randomize_norms
+from tests.recognizer.conftest import SMALL, clip_pair, seeded_model
 
 WITH_TRAJECTORY = replace(SMALL, trajectory=FEATURES)
 
@@ -103,10 +103,7 @@ def trajectory_batch(batch: int = 2, frames: int = 8) -> torch.Tensor:
 
 @pytest.fixture
 def model() -> SlowFast:
-    torch.manual_seed(0)
-    built = build_slowfast(WITH_TRAJECTORY)
-    randomize_norms(built)
-    return built.eval()
+    return seeded_model(WITH_TRAJECTORY)
 
 
 def test_a_model_with_trajectory_takes_three_inputs_and_the_trajectory_matters(model: SlowFast) -> None:
@@ -159,11 +156,8 @@ def test_the_recognizer_feeds_a_tubelets_own_boxes_and_keypoints(tmp_path: Path)
     from app.types import Tubelet
     from recognizer.infer import Recognizer
 
-    torch.manual_seed(0)
     arch = preset_config("slowfast_tiny_trajectory")
-    network = build_slowfast(arch)
-    randomize_norms(network)
-    path = save_checkpoint(network.eval(), new_spec(arch), tmp_path / "traj.pt")
+    path = save_checkpoint(seeded_model(arch), new_spec(arch), tmp_path / "traj.pt")
     recognizer = Recognizer(RecognizerConfig(checkpoint=path, device="cpu"))
     frames = np.full((16, 112, 112, 3), 90, np.uint8)
 
