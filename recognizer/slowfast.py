@@ -58,9 +58,9 @@ class SlowFast(nn.Module):
         self.trajectory = trajectory
 
     def forward(self, x: Sequence[Tensor]) -> Tensor:
-        expected = "[slow, fast]" if self.trajectory is None else "[slow, fast, trajectory]"
-        if len(x) != len(expected.split(",")):
-            raise ValueError(f"SlowFast takes {expected}, got a sequence of {len(x)} tensors")
+        inputs = ("slow", "fast") if self.trajectory is None else ("slow", "fast", "trajectory")
+        if len(x) != len(inputs):
+            raise ValueError(f"SlowFast takes [{', '.join(inputs)}], got a sequence of {len(x)} tensors")
         # Unpack into locals: the caller's list is never written to (pytorchvideo's model overwrites it).
         slow, fast = x[0], x[1]
         self._check_pair(slow, fast)

@@ -99,4 +99,6 @@ def augment_trajectory(features: FloatArray, rng: random.Random, mirrored: bool)
         group = rng.randrange(len(GROUPS))
         first = BOX_FEATURES + 3 * group
         out[:, first : first + 3] = 0.0
+        if GROUPS[group] in (SHOULDERS, HIPS):  # the torso needs both ends
+            out[:, -3:] = 0.0
     return out
