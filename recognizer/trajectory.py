@@ -98,7 +98,5 @@ def augment_trajectory(features: FloatArray, rng: random.Random, mirrored: bool)
     if rng.random() < 0.2:
         group = rng.randrange(len(GROUPS))
         first = BOX_FEATURES + 3 * group
-        out[:, first : first + 3] = 0.0
-        if GROUPS[group] in (SHOULDERS, HIPS):  # the torso needs both ends
-            out[:, -3:] = 0.0
+        out[:, first : first + 3] = 0.0  # the torso columns stay: the shipped model was trained so
     return out
