@@ -63,15 +63,15 @@ def plot(variants: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    names = [v["run"] for v in variants]
+    fig, ax = plt.subplots(figsize=(1.8 * len(variants) + 2, 4))
+    names = [v["run"].replace("_", "_\n", 1) for v in variants]  # cv_\nslowfast_...: labels side by side
     sensitivity = [v["summary"]["sensitivity"] for v in variants]
     specificity = [v["summary"]["specificity"] for v in variants]
     x = range(len(names))
     ax.bar([i - 0.2 for i in x], sensitivity, 0.4, label="falls caught (sensitivity)")
     ax.bar([i + 0.2 for i in x], specificity, 0.4, label="ADL quiet (specificity)")
     ax.axhline(0.95, color="grey", linestyle="--", linewidth=1, label="aim 0.95")
-    ax.set_xticks(list(x), names, fontsize=8)
+    ax.set_xticks(list(x), names, fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_title("Held-out videos, grouped cross-validation")
     ax.legend(fontsize=7, loc="lower right")
