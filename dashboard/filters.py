@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from typing import TypeVar
 
 import streamlit as st
 
@@ -20,6 +23,7 @@ RANGES: dict[str, timedelta | None] = {
     "All time": None,
 }
 BETWEEN = "Between dates…"
+E = TypeVar("E", bound=Enum)
 
 
 def _time_range(prefix: str, default: str) -> tuple[datetime | None, datetime | None]:
@@ -38,6 +42,13 @@ def _time_range(prefix: str, default: str) -> tuple[datetime | None, datetime | 
     return since, until
 
 
+def _any_of(label: str, members: type[E], words: Mapping[E, str], key: str, placeholder: str) -> list[E]:
+    """A multiselect over an enum's members, shown by their words; an empty choice means any."""
+    return st.multiselect(
+        label, list(members), format_func=words.__getitem__, key=key, placeholder=placeholder
+    )
+
+
 def incident_filters(
     ctx: Context, prefix: str, statuses: bool = True, default_range: str = "All time", limit: int = 500
 ) -> IncidentQuery:
@@ -49,31 +60,13 @@ def incident_filters(
             "Cameras", cameras, key=f"{prefix}_cameras", placeholder="All cameras"
         )
     with columns[1]:
-        kinds = st.multiselect(
-            "Kind",
-            list(IncidentKind),
-            format_func=KIND_WORDS.__getitem__,
-            key=f"{prefix}_kinds",
-            placeholder="Any",
-        )
+        kinds = _any_of("Kind", IncidentKind, KIND_WORDS, f"{prefix}_kinds", "Any")
     with columns[2]:
-        severities = st.multiselect(
-            "Severity",
-            list(Severity),
-            format_func=SEVERITY_WORDS.__getitem__,
-            key=f"{prefix}_severities",
-            placeholder="Any",
-        )
+        severities = _any_of("Severity", Severity, SEVERITY_WORDS, f"{prefix}_severities", "Any")
     chosen_statuses: list[Status] = []
     if statuses:
         with columns[3]:
-            chosen_statuses = st.multiselect(
-                "Status",
-                list(Status),
-                format_func=STATUS_WORDS.__getitem__,
-                key=f"{prefix}_statuses",
-                placeholder="Any status",
-            )
+            chosen_statuses = _any_of("Status", Status, STATUS_WORDS, f"{prefix}_statuses", "Any status")
     with columns[-1]:
         since, until = _time_range(prefix, default_range)
     return IncidentQuery(
