@@ -22,16 +22,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from alerts.zones import CameraZones, Zone, ZoneKind, box_centre
-from app.config import AlertsConfig
-from app.types import Box, EventKind, IncidentEvent, Prediction, Severity
+from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind, box_centre
+from fallwatch.core.config import AlertsConfig
+from fallwatch.core.types import Box, EventKind, IncidentEvent, Prediction, Severity
 
 _HISTORY = 32  # predictions of context kept per track, so a new incident's timeline starts before it opened
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreSample:
-    """One raw prediction on an incident's timeline."""
+    """One raw prediction on an incident's timeline (the engine keeps them, the store saves them, the dashboard plots them)."""
 
     pts: float
     normal: float
@@ -142,9 +142,6 @@ class AlertEngine:
             track = self._new_track(camera, prediction)
         alerts.extend(self._update(prediction.camera, camera, track, prediction))
         return alerts
-
-    def feed_all(self, predictions: Iterable[Prediction]) -> list[Alert]:
-        return [alert for prediction in predictions for alert in self.feed(prediction)]
 
     def advance(self, camera: str, pts: float) -> list[Alert]:
         """Let stream time pass on a camera (call once per analysed frame): lost tracks and cooldowns end."""

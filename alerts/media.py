@@ -11,31 +11,23 @@ Clips are H.264 (libx264) when this PyAV build has it, else MPEG-4 Part 2, with 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
-import numpy as np
-from av.video.stream import VideoStream
 
-from alerts.records import MediaRefs
-from app.config import MediaConfig
-from app.types import Frame, Image
+from fallwatch.alerts.records import MediaRefs
+from fallwatch.core.config import MediaConfig
+from fallwatch.core.files import write_atomic
+from fallwatch.core.types import Frame, Image
+from fallwatch.ingest.video_writer import Mp4Writer, VideoError
 
 log = logging.getLogger("fallwatch.media")
 
-TIME_BASE = Fraction(1, 1000)  # clip timestamps in milliseconds of stream time
-NOMINAL_FPS = 10
-
-
-def clip_codec() -> str:
-    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+NOMINAL_FPS = 10  # the container's nominal rate; each frame is written at its own stream time
 
 
 def safe_name(key: str) -> str:
@@ -49,13 +41,6 @@ def relative_paths(camera: str, key: str, wall: datetime) -> MediaRefs:
     return MediaRefs(snapshot=f"{folder}/{name}.jpg", clip=f"{folder}/{name}.mp4")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def encode_jpeg(image: Image, quality: int) -> bytes:
     ok, buffer = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), quality])
     if not ok:
@@ -63,68 +48,11 @@ def encode_jpeg(image: Image, quality: int) -> bytes:
     return bytes(buffer.tobytes())
 
 
-class ClipWriter:
-    """One MP4 being written: frames go in as they come, with their stream times; `close` renames it into place."""
-
-    def __init__(self, path: Path, width: int, height: int, start_pts: float, crf: int):
-        self.path = path
-        self.start_pts = start_pts
-        self.size = (width - width % 2, height - height % 2)  # 4:2:0 needs even sides
-        self.frames = 0
-        self._last_ms = -1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._temporary = path.with_name(f".{path.name}.partial")
-        self._container = av.open(str(self._temporary), mode="w", format="mp4")
-        codec = clip_codec()
-        stream = self._container.add_stream(codec, rate=NOMINAL_FPS)
-        assert isinstance(stream, VideoStream)
-        stream.width, stream.height = self.size
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = TIME_BASE
-        if codec == "libx264":
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
-        else:
-            stream.bit_rate = 2_000_000
-        self._stream = stream
-
-    def add(self, frame: Frame) -> None:
-        ms = round((frame.pts - self.start_pts) * 1000)
-        if ms <= self._last_ms:
-            return  # a frame already covered (the ring and the live feed overlap by one)
-        width, height = self.size
-        image = frame.image[:height, :width]
-        if image.shape[:2] != (height, width):
-            return  # a frame of another size (the source changed resolution): not mixable into this clip
-        video = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-        video.pts, video.time_base = ms, TIME_BASE
-        for packet in self._stream.encode(video):
-            self._container.mux(packet)
-        self._last_ms = ms
-        self.frames += 1
-
-    def close(self) -> bool:
-        """Finish the file; True when it holds at least one frame and is now in place."""
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
-        if self.frames == 0:
-            self._temporary.unlink(missing_ok=True)
-            return False
-        os.replace(self._temporary, self.path)
-        return True
-
-    def abort(self) -> None:
-        try:
-            self._container.close()
-        finally:
-            self._temporary.unlink(missing_ok=True)
-
-
 @dataclass(slots=True)
 class _Recording:
     key: str
     end_pts: float
-    writer: ClipWriter
+    writer: Mp4Writer
 
 
 @dataclass(slots=True)
@@ -157,7 +85,7 @@ class EvidenceRecorder:
                 if self._close(recording):
                     finished.append(recording.key)
             else:
-                recording.writer.add(frame)
+                recording.writer.write(frame.image, frame.pts)
         return finished
 
     def start(self, key: str, camera: str, pts: float, wall: datetime) -> MediaRefs:
@@ -172,10 +100,11 @@ class EvidenceRecorder:
         start = pts - self.config.pre_roll_s
         pre_roll = [f for f in state.ring if start <= f.pts <= pts + self.config.post_roll_s]
         first = pre_roll[0] if pre_roll else snapshot_frame
-        width, height = first.size
-        writer = ClipWriter(self.root / refs.clip, width, height, first.pts, self.config.crf)
+        writer = Mp4Writer(
+            self.root / refs.clip, NOMINAL_FPS, crf=self.config.crf, start_pts=first.pts
+        ).open()
         for frame in pre_roll:
-            writer.add(frame)
+            writer.write(frame.image, frame.pts)
         state.recordings.append(_Recording(key, pts + self.config.post_roll_s, writer))
         return refs
 
@@ -203,7 +132,7 @@ class EvidenceRecorder:
     def _close(recording: _Recording) -> bool:
         try:
             return recording.writer.close()
-        except (av.error.FFmpegError, OSError) as exc:
+        except VideoError as exc:
             log.error("clip for %s could not be written: %s", recording.key, exc)
             recording.writer.abort()
             return False

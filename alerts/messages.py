@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alerts.records import Incident
-from app.config import NotifyConfig
+from fallwatch.alerts.records import Incident
+from fallwatch.core.config import NotifyConfig
 
 SCHEMA_VERSION = 1
 

@@ -15,8 +15,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from alerts.delivery import SendResult, failed
-from alerts.records import OutboxEntry
+from fallwatch.alerts.delivery import SendResult, failed
+from fallwatch.alerts.records import OutboxEntry
 
 
 def topics(prefix: str, camera: str) -> tuple[str, str]:

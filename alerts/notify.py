@@ -8,7 +8,7 @@ delivery id, so receivers can drop the copy.
 
 Run it next to the pipeline (any number of them may share one database):
 
-    python -m alerts.notify --db postgresql+psycopg://fallwatch@db/fallwatch
+    python -m fallwatch.alerts.notify --db postgresql+psycopg://fallwatch@db/fallwatch
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from alerts.delivery import SendResult, failed
-from alerts.mqtt import MqttSender
-from alerts.records import DeliveryAttempt, DeliveryStatus, OutboxEntry, utcnow
-from alerts.store import Store, StoreUnavailable, open_store, resolve_url
-from alerts.webhook import WebhookSender
-from app.config import WEBHOOK_SECRET_ENV, NotifyConfig, load_settings, webhook_secret
-from app.errors import FallWatchError
+from fallwatch.alerts.delivery import SendResult, failed
+from fallwatch.alerts.mqtt import MqttSender
+from fallwatch.alerts.records import DeliveryAttempt, DeliveryStatus, OutboxEntry, utcnow
+from fallwatch.alerts.store import Store, StoreUnavailable, open_store, resolve_url
+from fallwatch.alerts.webhook import WebhookSender
+from fallwatch.core.config import WEBHOOK_SECRET_ENV, NotifyConfig, load_settings, webhook_secret
+from fallwatch.core.errors import FallWatchError
 
 log = logging.getLogger("fallwatch.notify")
 
@@ -156,7 +156,7 @@ class Notifier:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m alerts.notify",
+        prog="python -m fallwatch.alerts.notify",
         description="Deliver FallWatch's queued incident messages (webhooks, MQTT) until stopped.",
     )
     parser.add_argument(

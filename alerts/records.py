@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from alerts.engine import ScoreSample
-from app.types import Box, EventKind, IncidentEvent, Severity
+from fallwatch.alerts.engine import ScoreSample
+from fallwatch.core.types import Box, EventKind, IncidentEvent, Severity
 
 
 class Status(StrEnum):
@@ -166,14 +166,6 @@ class EventRecord:
     severity: Severity
     score: float
     box: Box | None = None  # the track's box at the event (None for events stored before boxes were)
-
-
-@dataclass(frozen=True, slots=True)
-class ScorePoint:
-    pts: float
-    normal: float
-    falling: float
-    lying: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import MediaConfig
+from fallwatch.core.config import MediaConfig
+from fallwatch.core.files import is_partial
 
 EVIDENCE_SUFFIXES = (".jpg", ".mp4")
 PARTIAL_GRACE_S = 3600.0  # a half-written file older than this was left by a crash
@@ -29,7 +30,7 @@ def _evidence(root: Path, now: float) -> tuple[list[tuple[float, int, Path]], li
         if not path.is_file():
             continue
         stat = path.stat()
-        if path.name.endswith(".partial"):
+        if is_partial(path):
             if now - stat.st_mtime > PARTIAL_GRACE_S:
                 stale.append(path)
             continue  # being written right now

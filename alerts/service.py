@@ -16,15 +16,15 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from alerts.engine import Alert, AlertEngine
-from alerts.media import EvidenceRecorder
-from alerts.messages import Routing
-from alerts.records import WriteItem, utcnow
-from alerts.retention import PruneReport, prune_with
-from alerts.store import Store, open_store, parse_url, resolve_url
-from alerts.writer import IncidentWriter, Spool
-from app.config import Settings
-from app.types import EventKind, Frame, IncidentEvent, Prediction
+from fallwatch.alerts.engine import Alert, AlertEngine
+from fallwatch.alerts.media import EvidenceRecorder
+from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.records import WriteItem, utcnow
+from fallwatch.alerts.retention import PruneReport, prune_with
+from fallwatch.alerts.store import Store, open_store, parse_url, resolve_url
+from fallwatch.alerts.writer import IncidentWriter, Spool
+from fallwatch.core.config import Settings
+from fallwatch.core.types import EventKind, Frame, IncidentEvent, Prediction
 
 PRUNE_EVERY_S = 3600.0  # retention walks the media folder: hourly is plenty for limits counted in days and MB
 
@@ -54,9 +54,9 @@ class AlertService:
         def connect() -> Store:
             return open_store(url, routing, timeout)
 
-        spool = Spool(settings.store.spool_dir or settings.data_dir / "spool", settings.store.spool_max_items)
+        spool = Spool(settings.resolved_spool_dir, settings.store.spool_max_items)
         writer = IncidentWriter(connect, spool, settings.store.retry_initial_s, settings.store.retry_max_s)
-        media_root = settings.media.root or settings.data_dir / "media"
+        media_root = settings.resolved_media_root
         recorder = EvidenceRecorder(settings.media, Path(media_root)) if settings.media.enabled else None
         return cls(AlertEngine(settings.alerts, run_id=run_id), writer.start(), recorder)
 

@@ -44,8 +44,9 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
-from alerts.messages import Routing, event_name, incident_message
-from alerts.records import (
+from fallwatch.alerts.engine import ScoreSample
+from fallwatch.alerts.messages import Routing, event_name, incident_message
+from fallwatch.alerts.records import (
     CameraState,
     CameraStatus,
     DashboardUser,
@@ -59,13 +60,12 @@ from alerts.records import (
     IncidentQuery,
     OutboxEntry,
     Outcome,
-    ScorePoint,
     Status,
     WriteItem,
     utcnow,
 )
-from app.errors import FallWatchError
-from app.types import Box, EventKind, Severity
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import Box, EventKind, Severity
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "fallwatch_schema_version"
@@ -629,14 +629,14 @@ class Store:
             rows = session.execute(query.order_by(IncidentRow.id.desc()).limit(limit)).all()
             return [_incident(row, name) for row, name in rows]
 
-    def timeline(self, incident_id: int) -> list[ScorePoint]:
+    def timeline(self, incident_id: int) -> list[ScoreSample]:
         with self._tx() as session:
             rows = session.scalars(
                 select(ScoreRow)
                 .where(ScoreRow.incident_id == incident_id)
                 .order_by(ScoreRow.pts, ScoreRow.id)
             )
-            return [ScorePoint(r.pts, r.normal, r.falling, r.lying) for r in rows]
+            return [ScoreSample(r.pts, r.normal, r.falling, r.lying) for r in rows]
 
     def changes(self, incident_id: int) -> list[IncidentChange]:
         with self._tx() as session:

@@ -10,10 +10,10 @@ import time
 
 import httpx
 
-from alerts.delivery import SendResult, failed
-from alerts.records import OutboxEntry
-from alerts.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_header
-from app.config import WEBHOOK_SECRET_ENV
+from fallwatch.alerts.delivery import SendResult, failed
+from fallwatch.alerts.records import OutboxEntry
+from fallwatch.alerts.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_header
+from fallwatch.core.config import WEBHOOK_SECRET_ENV
 
 RETRIED_4XX = frozenset({408, 429})
 USER_AGENT = "FallWatch-Webhook/1"

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from alerts.records import WriteItem
-from alerts.store import Store, StoreUnavailable
-from app.errors import FallWatchError
+from fallwatch.alerts.records import WriteItem
+from fallwatch.alerts.store import Store, StoreUnavailable
+from fallwatch.core.errors import FallWatchError
 
 log = logging.getLogger("fallwatch.writer")
 

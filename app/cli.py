@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from app.cli_options import add_db_option, add_settings_options
-from app.dashboard_command import add_dashboard_parser
-from app.errors import FallWatchError
-from app.incidents_command import add_incidents_parser
-from app.train_command import add_train_parser
+from fallwatch.app.cli_options import add_db_option, add_settings_options
+from fallwatch.app.dashboard_command import add_dashboard_parser
+from fallwatch.app.incidents_command import add_incidents_parser
+from fallwatch.app.train_command import add_train_parser
+from fallwatch.core.errors import FallWatchError
 
 EXAMPLES = """\
 examples:
@@ -197,7 +197,7 @@ def _version() -> str:
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
-    from app.config import load_settings
+    from fallwatch.core.config import load_settings
 
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
@@ -205,7 +205,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def _track(args: argparse.Namespace) -> int:
-    from app.track_command import run_track
+    from fallwatch.app.track_command import run_track
 
     overrides: dict[str, Any] = {}
     if args.fps is not None:
@@ -215,7 +215,7 @@ def _track(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from app.run_command import RunOptions, run
+    from fallwatch.app.run_command import RunOptions, run
 
     overrides: dict[str, Any] = {}
     if args.checkpoint is not None:
@@ -227,8 +227,8 @@ def _run(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     import json
 
-    from app.evaluate import evaluate, write_html, write_json
-    from app.manifest import read_manifest
+    from fallwatch.app.evaluate import evaluate, write_html, write_json
+    from fallwatch.core.manifest import read_manifest
 
     overrides: dict[str, Any] = {}
     if args.checkpoint is not None:

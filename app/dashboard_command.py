@@ -19,10 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from alerts.store import Store, open_store, resolve_url
-from app.cli_options import add_db_option, add_settings_options
-from app.config import Settings, dashboard_secret, load_settings
-from app.errors import FallWatchError
+from fallwatch.alerts.store import Store, open_store, resolve_url
+from fallwatch.app.cli_options import add_db_option, add_settings_options
+from fallwatch.core.config import Settings, dashboard_secret, load_settings
+from fallwatch.core.errors import FallWatchError
 
 USER_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -64,7 +64,7 @@ def run_dashboard(
     data_dir: Path | None,
 ) -> int:
     """Start the dashboard and wait for it; its exit status, or 0 after Ctrl-C."""
-    from dashboard.launch import environment, streamlit_command
+    from fallwatch.dashboard.launch import environment, streamlit_command
 
     settings = _settings(config, data_dir)
     url, store = _store(settings, db)
@@ -119,7 +119,7 @@ def _user_name(name: str) -> str:
 
 
 def users_add(name: str, config: Path | None, data_dir: Path | None, db: str | None) -> int:
-    from dashboard.passwords import hash_password
+    from fallwatch.dashboard.passwords import hash_password
 
     name = _user_name(name)
     settings = _settings(config, data_dir)
@@ -160,7 +160,7 @@ def users_list(config: Path | None, data_dir: Path | None, db: str | None) -> in
 
 
 def users_hash() -> int:
-    from dashboard.passwords import hash_password
+    from fallwatch.dashboard.passwords import hash_password
 
     print(hash_password(read_password()))
     return 0

@@ -12,7 +12,6 @@ import base64
 import html
 import io
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -24,18 +23,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from alerts.service import AlertService
-from app.cameras import Camera
-from app.config import CameraConfig, Settings
-from app.manifest import ManifestEntry
-from app.perception import PerceptionStep
-from app.pipeline import Pipeline
-from app.types import Prediction
-from detectors.person import PersonDetector
-from recognizer.infer import Recognizer
-from recognizer.keypoint_rule import KeypointRule
-
-EARLY_TOLERANCE_S = 1.0
+from fallwatch.alerts.service import AlertService
+from fallwatch.app.pipeline import Pipeline
+from fallwatch.core.config import CameraConfig, Settings
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import Prediction
+from fallwatch.detectors.perception import PerceptionStep
+from fallwatch.detectors.person import PersonDetector
+from fallwatch.ingest.cameras import Camera
+from fallwatch.recognizer.infer import Recognizer
+from fallwatch.training.keypoint_rule import KeypointRule
+from fallwatch.training.scoring import Outcome, judge_alarms, summarize
 
 
 @dataclass
@@ -57,20 +55,6 @@ class VideoResult:
     series: dict[str, list[list[float]]] = field(
         default_factory=dict
     )  # track -> [[pts, falling, lying], ...]
-
-
-def score(label: str, fall_start: float | None, alarms: Sequence[float]) -> tuple[bool, float | None]:
-    """(detected, latency) of one video under the per-video protocol."""
-    if not alarms:
-        return False, None
-    first = min(alarms)
-    if label != "fall":
-        return True, None
-    if fall_start is None:
-        return True, None
-    if first < fall_start - EARLY_TOLERANCE_S:
-        return False, None
-    return True, first - fall_start
 
 
 class _TrackRecorder:
@@ -117,8 +101,8 @@ def evaluate_video(entry: ManifestEntry, index: int, settings: Settings, recogni
     result = pipeline.run([camera])
     incidents = sorted(e.pts for e in result.opened)
     baseline = recorder.alarms(rule)
-    detected, latency = score(entry.label, entry.fall_start_s, incidents)
-    base_detected, base_latency = score(entry.label, entry.fall_start_s, baseline)
+    outcome = _judge(entry, incidents)
+    base_outcome = _judge(entry, baseline)
     error = result.cameras["eval"].error
     if error:
         raise RuntimeError(error)
@@ -126,8 +110,8 @@ def evaluate_video(entry: ManifestEntry, index: int, settings: Settings, recogni
         file=entry.relative, label=entry.label, source=entry.source, fall_start_s=entry.fall_start_s,
         fall_end_s=entry.fall_end_s, duration_s=entry.frames / entry.fps if entry.fps else 0.0,
         incident_times=[round(t, 3) for t in incidents], baseline_times=[round(t, 3) for t in baseline],
-        detected=detected, latency_s=None if latency is None else round(latency, 3),
-        baseline_detected=base_detected, baseline_latency_s=None if base_latency is None else round(base_latency, 3),
+        detected=outcome.detected, latency_s=outcome.latency_s,
+        baseline_detected=base_outcome.detected, baseline_latency_s=base_outcome.latency_s,
         analysed_frames=result.analysed_frames, wall_s=round(result.wall_s, 2), series=_series(result.predictions),
     )  # fmt: skip
 
@@ -141,34 +125,20 @@ def _series(predictions: list[Prediction]) -> dict[str, list[list[float]]]:
     return out
 
 
+def _judge(entry: ManifestEntry, alarms: Sequence[float]) -> Outcome:
+    return judge_alarms(entry.relative, entry.source, entry.label == "fall", entry.fall_start_s, alarms)
+
+
 def summarise(videos: Sequence[VideoResult], baseline: bool = False) -> dict[str, Any]:
-    detected = [(v.baseline_detected if baseline else v.detected) for v in videos]
-    latencies = [
-        lat for v in videos if v.label == "fall"
-        for lat in [(v.baseline_latency_s if baseline else v.latency_s)] if lat is not None
+    """The falldata protocol's figures (training.scoring, as cross-validation reports them) and the speed."""
+    outcomes = [
+        judge_alarms(v.file, v.source, v.label == "fall", v.fall_start_s,
+                     v.baseline_times if baseline else v.incident_times)
+        for v in videos
     ]  # fmt: skip
-    falls = [d for v, d in zip(videos, detected, strict=True) if v.label == "fall"]
-    adls = [d for v, d in zip(videos, detected, strict=True) if v.label != "fall"]
-    tp, fn = sum(falls), len(falls) - sum(falls)
-    fp, tn = sum(adls), len(adls) - sum(adls)
     adl_hours = sum(v.duration_s for v in videos if v.label != "fall") / 3600
-    adl_alarms = sum(
-        len(v.baseline_times if baseline else v.incident_times) for v in videos if v.label != "fall"
-    )
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    sensitivity = tp / (tp + fn) if tp + fn else 0.0
     frames, wall = sum(v.analysed_frames for v in videos), sum(v.wall_s for v in videos)
-    return {
-        "tp": tp, "fn": fn, "fp": fp, "tn": tn,
-        "sensitivity": round(sensitivity, 4),
-        "specificity": round(tn / (tn + fp), 4) if tn + fp else 0.0,
-        "precision": round(precision, 4),
-        "f1": round(2 * precision * sensitivity / (precision + sensitivity), 4) if precision + sensitivity else 0.0,
-        "false_alarms_per_hour": round(adl_alarms / adl_hours, 2) if adl_hours else 0.0,
-        "latency_median_s": round(statistics.median(latencies), 3) if latencies else None,
-        "latency_p90_s": round(float(np.percentile(latencies, 90)), 3) if latencies else None,
-        "analysed_fps": round(frames / wall, 2) if wall else 0.0,
-    }  # fmt: skip
+    return {**summarize(outcomes, adl_hours), "analysed_fps": round(frames / wall, 2) if wall else None}
 
 
 def evaluate(settings: Settings, entries: Sequence[ManifestEntry], progress: bool = True) -> dict[str, Any]:

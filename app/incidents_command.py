@@ -12,16 +12,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from alerts.messages import Routing
-from alerts.records import Incident, Status
-from alerts.store import Store, open_store, resolve_url
-from app.cli_options import add_db_option, add_settings_options
-from app.config import load_settings
-from app.errors import FallWatchError
+from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.records import Incident, Status
+from fallwatch.alerts.store import Store, open_store, resolve_url
+from fallwatch.app.cli_options import add_db_option, add_settings_options
+from fallwatch.core.config import load_settings
+from fallwatch.core.errors import FallWatchError
 
 STATUSES = tuple(status.value for status in Status)
 
@@ -157,33 +157,31 @@ def show_incident(
     return 0
 
 
-def acknowledge_incident(
+class Review(StrEnum):
+    """What a person can record about an incident from the command line (the dashboard offers the same)."""
+
+    ACKNOWLEDGE = "ack"  # taking care of it (resolved at once if the person is already up)
+    FALSE_ALARM = "false-alarm"  # it was not a fall
+
+
+def review_incident(
     incident_id: int,
+    review: Review,
     by: str,
     note: str | None = None,
     db: str | None = None,
     config: Path | None = None,
     data_dir: Path | None = None,
 ) -> int:
-    """Record that `by` has taken the incident (resolved at once if it is already over)."""
+    """Record `by`'s review of the incident, with an optional note."""
     with _open(db, config, data_dir) as store:
-        incident = store.acknowledge(incident_id, by, note)
-    print(f"incident {incident.id} {incident.status.value} by {incident.updated_by}")
-    return 0
-
-
-def false_alarm_incident(
-    incident_id: int,
-    by: str,
-    note: str | None = None,
-    db: str | None = None,
-    config: Path | None = None,
-    data_dir: Path | None = None,
-) -> int:
-    """Record that `by` judged the incident not to be a fall."""
-    with _open(db, config, data_dir) as store:
-        incident = store.mark_false_alarm(incident_id, by, note)
-    print(f"incident {incident.id} marked a false alarm by {incident.updated_by}")
+        if review is Review.ACKNOWLEDGE:
+            incident = store.acknowledge(incident_id, by, note)
+            done = incident.status.value
+        else:
+            incident = store.mark_false_alarm(incident_id, by, note)
+            done = "marked a false alarm"
+    print(f"incident {incident.id} {done} by {incident.updated_by}")
     return 0
 
 
@@ -235,14 +233,19 @@ def add_incidents_parser(subparsers: Any) -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     _common(show)
 
-    for name, helptext in (
-        ("ack", "acknowledge: you are taking care of it (resolved at once if the person is already up)"),
+    for review, helptext in (
         (
-            "false-alarm",
+            Review.ACKNOWLEDGE,
+            "acknowledge: you are taking care of it (resolved at once if the person is already up)",
+        ),
+        (
+            Review.FALSE_ALARM,
             "mark as a false alarm: it was not a fall (kept for review and tuning, never deleted)",
         ),
     ):
-        action = actions.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ".")
+        action = actions.add_parser(
+            review.value, help=helptext, description=helptext[0].upper() + helptext[1:] + "."
+        )
         action.add_argument("id", type=_incident_id, help="incident number, from `incidents list`")
         action.add_argument("--by", required=True, help="who is acting (recorded with the change)")
         action.add_argument("--note", help="a note kept with the incident, e.g. what you found")
@@ -260,8 +263,6 @@ def run_incidents(args: argparse.Namespace) -> int:
         return list_incidents(args.status, args.json, camera=args.camera, limit=args.limit, **where)
     if action == "show":
         return show_incident(args.id, args.json, **where)
-    if action == "ack":
-        return acknowledge_incident(args.id, args.by, args.note, **where)
-    if action == "false-alarm":
-        return false_alarm_incident(args.id, args.by, args.note, **where)
+    if action in set(Review):
+        return review_incident(args.id, Review(action), args.by, args.note, **where)
     raise FallWatchError(f"unknown incidents action {action!r}")

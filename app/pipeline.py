@@ -15,15 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alerts.service import AlertService
-from app.cameras import Camera, CameraHub
-from app.config import Settings
-from app.metrics import PipelineMetrics
-from app.perception import Perception, PerceptionStep
-from app.timing import StageTimer
-from app.types import EventKind, Frame, IncidentEvent, Prediction, Tubelet
-from detectors.person import PersonDetector
-from recognizer.infer import Recognizer
+from fallwatch.alerts.service import AlertService
+from fallwatch.app.metrics import PipelineMetrics
+from fallwatch.core.config import Settings
+from fallwatch.core.timing import StageTimer
+from fallwatch.core.types import EventKind, Frame, IncidentEvent, Prediction, Tubelet
+from fallwatch.detectors.perception import Perception, PerceptionStep
+from fallwatch.detectors.person import PersonDetector
+from fallwatch.ingest.cameras import Camera, CameraHub
+from fallwatch.recognizer.infer import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from app.types import Frame, Image, Track
+from fallwatch.core.types import Frame, Image, Track
 
 # COCO skeleton edges between keypoint indices.
 SKELETON = (

@@ -18,21 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import cv2
-import numpy as np
-
-from alerts.notify import Notifier
-from alerts.records import CameraState, DeliveryStatus
-from alerts.service import AlertService
-from alerts.store import Store, StoreUnavailable, open_store, resolve_url
-from app.cameras import Camera
-from app.config import CameraConfig, Settings, WebhookConfig, webhook_secret
-from app.errors import FallWatchError
-from app.metrics import MetricsServer, PipelineMetrics
-from app.pipeline import Pipeline, RunResult
-from recognizer.infer import Recognizer
+from fallwatch.alerts.media import encode_jpeg
+from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.records import CameraState, DeliveryStatus
+from fallwatch.alerts.service import AlertService
+from fallwatch.alerts.store import Store, StoreUnavailable, open_store, resolve_url
+from fallwatch.app.metrics import MetricsServer, PipelineMetrics
+from fallwatch.app.pipeline import Pipeline, RunResult
+from fallwatch.core.config import CameraConfig, Settings, WebhookConfig, webhook_secret
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.files import write_atomic
+from fallwatch.ingest.cameras import Camera
+from fallwatch.recognizer.infer import Recognizer
 
 log = logging.getLogger(__name__)
+
+STATUS_JPEG_QUALITY = 80  # the Cameras page shows a thumbnail: small files matter more than detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,14 +186,7 @@ class CameraStatusReporter:
         if frame is None:
             return None
         relative = Path("status") / f"{camera}.jpg"
-        target = self.media_root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        ok, encoded = cv2.imencode(".jpg", np.asarray(frame.image), [cv2.IMWRITE_JPEG_QUALITY, 80])
-        if not ok:
-            return None
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(encoded.tobytes())
-        tmp.replace(target)
+        write_atomic(self.media_root / relative, encode_jpeg(frame.image, STATUS_JPEG_QUALITY))
         return relative.as_posix()
 
 
@@ -211,7 +205,7 @@ def run(settings: Settings, options: RunOptions) -> int:
     pipeline = Pipeline(settings, recognizer, alerts, metrics=metrics)
     server = _metrics_server(settings, metrics, cameras)
     delivery = OutboxDelivery(store, settings).start()
-    media_root = Path(settings.media.root or settings.data_dir / "media")
+    media_root = settings.resolved_media_root
     status = CameraStatusReporter(store, cameras, pipeline, media_root).start()
     try:
         with stop_on_signals() as stop:
@@ -255,7 +249,7 @@ def _metrics_server(
 
 
 def print_summary(result: RunResult, store: Store, settings: Settings, pending: int) -> None:
-    media_root = settings.media.root or settings.data_dir / "media"
+    media_root = settings.resolved_media_root
     print(
         f"analysed {result.analysed_frames} frames in {result.wall_s:.1f} s ({result.analysed_fps:.1f} fps)"
     )

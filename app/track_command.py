@@ -10,11 +10,11 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from app.cameras import Camera, CameraHub
-from app.config import CameraConfig, Settings
-from app.perception import Perception, PerceptionStep
-from app.render import draw_tracks
-from app.video_writer import Mp4Writer
+from fallwatch.app.render import draw_tracks
+from fallwatch.core.config import CameraConfig, Settings
+from fallwatch.detectors.perception import Perception, PerceptionStep
+from fallwatch.ingest.cameras import Camera, CameraHub
+from fallwatch.ingest.video_writer import Mp4Writer
 
 
 def track_record(step: PerceptionStep) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli_options import add_settings_options
-from app.errors import FallWatchError
+from fallwatch.app.cli_options import add_settings_options
+from fallwatch.core.errors import FallWatchError
 
 # recognizer.presets.DEFAULT_PRESET, named here so that `fallwatch --help` does not import torch (a test keeps the
 # two equal).
@@ -132,8 +132,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from app.config import load_settings
-    from app.manifest import read_manifest
+    from fallwatch.core.config import load_settings
+    from fallwatch.core.manifest import read_manifest
 
     entries = read_manifest(args.manifest)
     if not entries:
@@ -145,10 +145,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     import torch
 
-    from recognizer.cross_validate import RunOptions, run_experiment
-    from recognizer.dataset import history_cache_dir
-    from recognizer.presets import PRESETS
-    from recognizer.train import TrainConfig
+    from fallwatch.recognizer.presets import PRESETS
+    from fallwatch.training.cross_validate import RunOptions, run_experiment
+    from fallwatch.training.dataset import history_cache_dir
+    from fallwatch.training.train import TrainConfig
 
     if args.base is None and args.arch not in PRESETS:
         raise FallWatchError(
@@ -183,7 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
     )
     report = run_experiment(config, settings, entries, options)
     if "final" in report and args.half:
-        from recognizer.checkpoint import load_checkpoint, save_checkpoint
+        from fallwatch.recognizer.checkpoint import load_checkpoint, save_checkpoint
 
         path = Path(report["final"]["model"])
         model, spec = load_checkpoint(path)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from app.config import load_settings
-from app.manifest import read_manifest
-from recognizer.references import PackageReference
+from fallwatch.core.config import load_settings
+from fallwatch.core.manifest import read_manifest
+from fallwatch.training.references import PackageReference
 
 
 def main() -> int:

@@ -26,15 +26,15 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.cameras import Camera, CameraHub  # noqa: E402
-from app.config import CameraConfig, Settings, load_settings  # noqa: E402
-from app.manifest import ManifestEntry, read_manifest  # noqa: E402
-from app.perception import Perception  # noqa: E402
-from app.sampling import RateSampler  # noqa: E402
-from app.sources import FileSource  # noqa: E402
-from app.timing import StageTimer  # noqa: E402
-from detectors.person import PersonDetector  # noqa: E402
-from detectors.quality import TrackQuality, single_person_quality  # noqa: E402
+from fallwatch.core.config import CameraConfig, Settings, load_settings  # noqa: E402
+from fallwatch.core.manifest import ManifestEntry, read_manifest  # noqa: E402
+from fallwatch.core.timing import StageTimer  # noqa: E402
+from fallwatch.detectors.perception import Perception  # noqa: E402
+from fallwatch.detectors.person import PersonDetector  # noqa: E402
+from fallwatch.detectors.quality import TrackQuality, single_person_quality  # noqa: E402
+from fallwatch.ingest.cameras import Camera, CameraHub  # noqa: E402
+from fallwatch.ingest.sampling import RateSampler  # noqa: E402
+from fallwatch.ingest.sources import FileSource  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 STAGES = ("decode", "detect", "embed", "track", "tubelets")

@@ -31,16 +31,16 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from alerts.service import AlertService  # noqa: E402
-from app.cameras import Camera, CameraHub  # noqa: E402
-from app.config import CameraConfig, Settings, load_settings  # noqa: E402
-from app.evaluate import evaluate_video  # noqa: E402
-from app.manifest import ManifestEntry, read_manifest  # noqa: E402
-from app.perception import Perception  # noqa: E402
-from app.pipeline import Pipeline, settings_for  # noqa: E402
-from detectors.person import PersonDetector  # noqa: E402
-from recognizer.infer import Recognizer  # noqa: E402
-from recognizer.keypoint_rule import KeypointRule  # noqa: E402
+from fallwatch.alerts.service import AlertService  # noqa: E402
+from fallwatch.app.evaluate import evaluate_video  # noqa: E402
+from fallwatch.app.pipeline import Pipeline, settings_for  # noqa: E402
+from fallwatch.core.config import CameraConfig, Settings, load_settings  # noqa: E402
+from fallwatch.core.manifest import ManifestEntry, read_manifest  # noqa: E402
+from fallwatch.detectors.perception import Perception  # noqa: E402
+from fallwatch.detectors.person import PersonDetector  # noqa: E402
+from fallwatch.ingest.cameras import Camera, CameraHub  # noqa: E402
+from fallwatch.recognizer.infer import Recognizer  # noqa: E402
+from fallwatch.training.keypoint_rule import KeypointRule  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 FOUR = ["GMDCSA24/Subject 2/Fall/12.mp4", "GMDCSA24/Subject 3/Fall/01.mp4",

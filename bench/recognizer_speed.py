@@ -38,11 +38,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from app.types import Tubelet  # noqa: E402
-from recognizer import build_slowfast, load_checkpoint, prepare_for_inference, tubelets_to_inputs  # noqa: E402
-from recognizer.infer import SHIPPED_CHECKPOINT  # noqa: E402
-from recognizer.keymap import PYTORCHVIDEO, rename  # noqa: E402
-from recognizer.presets import PRESETS  # noqa: E402
+from fallwatch.core.types import Tubelet  # noqa: E402
+from fallwatch.recognizer import build_slowfast, load_checkpoint, prepare_for_inference, tubelets_to_inputs  # noqa: E402
+from fallwatch.recognizer.infer import SHIPPED_CHECKPOINT  # noqa: E402
+from fallwatch.recognizer.keymap import PYTORCHVIDEO, rename  # noqa: E402
+from fallwatch.recognizer.presets import PRESETS  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "recognizer_speed.json"
 # R50 input: small enough for ~1-4 s per forward on two shared cores. pytorchvideo's head pools with a fixed

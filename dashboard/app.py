@@ -18,8 +18,8 @@ if str(_HERE.parent) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import auth, context, style  # noqa: E402
-from dashboard.users import User  # noqa: E402
+from fallwatch.dashboard import auth, context, style  # noqa: E402
+from fallwatch.dashboard.users import User  # noqa: E402
 
 # Not "pages/": Streamlit runs a file in a folder of that name directly when its URL is opened before this script
 # has run, which would skip the sign-in gate below.

@@ -12,9 +12,9 @@ import logging
 
 import streamlit as st
 
-from dashboard.context import Context
-from dashboard.tokens import COOKIE
-from dashboard.users import User
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.tokens import COOKIE
+from fallwatch.dashboard.users import User
 
 log = logging.getLogger("fallwatch.dashboard")
 
@@ -106,7 +106,7 @@ def sign_out() -> None:
 
 def sign_in_page() -> None:
     """The only page shown to someone not signed in."""
-    from dashboard import context
+    from fallwatch.dashboard import context
 
     ctx = context.current()
     _, middle, _ = st.columns([1, 1.2, 1])

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from alerts.messages import Routing
-from alerts.store import Store, open_store, resolve_url
-from app.config import Settings, dashboard_secret, load_settings
-from app.errors import FallWatchError
-from dashboard.launch import CONFIG_ENV, DATA_DIR_ENV, STORE_URL_ENV
-from dashboard.media import MediaRoot
-from dashboard.tokens import Signer
-from dashboard.users import Directory, Throttle
+from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.store import Store, open_store, resolve_url
+from fallwatch.core.config import Settings, dashboard_secret, load_settings
+from fallwatch.core.errors import FallWatchError
+from fallwatch.dashboard.launch import CONFIG_ENV, DATA_DIR_ENV, STORE_URL_ENV
+from fallwatch.dashboard.media import MediaRoot
+from fallwatch.dashboard.tokens import Signer
+from fallwatch.dashboard.users import Directory, Throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ def _open(config: str | None, url: str | None, data_dir: str | None) -> Context:
     return Context(
         settings=settings,
         store=store,
-        media=MediaRoot(Path(settings.media.root or settings.data_dir / "media")),
+        media=MediaRoot(settings.resolved_media_root),
         users=Directory(dict(settings.dashboard.users), store),
         signer=Signer(secret) if secret else None,
         throttle=Throttle(),

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from app.config import ZoneConfig
-from app.types import Box
+from fallwatch.core.config import ZoneConfig
+from fallwatch.core.types import Box
 
 CRITICAL = (48, 38, 220)  # BGR of the dashboard's red
 WARNING = (0, 140, 245)  # amber

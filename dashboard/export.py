@@ -21,13 +21,13 @@ from pathlib import Path
 
 import av
 
-from alerts.media import safe_name
-from alerts.records import EventRecord, Incident, IncidentChange, IncidentQuery, Status
-from alerts.store import ENGINE_USER, Store
-from app.config import Settings
-from app.types import EventKind
-from dashboard.media import MediaRefused, MediaRoot
-from dashboard.users import User
+from fallwatch.alerts.media import safe_name
+from fallwatch.alerts.records import EventRecord, Incident, IncidentChange, IncidentQuery, Status
+from fallwatch.alerts.store import ENGINE_USER, Store
+from fallwatch.core.config import Settings
+from fallwatch.core.types import EventKind
+from fallwatch.dashboard.media import MediaRefused, MediaRoot
+from fallwatch.dashboard.users import User
 
 MANIFEST_COLUMNS = [  # exactly the columns of falldata/manifest.csv, in its order
     "path", "source", "label", "fall_start_s", "fall_end_s", "fps", "frames", "width", "height",

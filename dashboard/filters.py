@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import streamlit as st
 
-from alerts.records import IncidentKind, IncidentQuery, Status
-from app.types import Severity
-from dashboard.context import Context
-from dashboard.style import KIND_WORDS, SEVERITY_WORDS, STATUS_WORDS
+from fallwatch.alerts.records import IncidentKind, IncidentQuery, Status
+from fallwatch.core.types import Severity
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.style import KIND_WORDS, SEVERITY_WORDS, STATUS_WORDS
 
 RANGES: dict[str, timedelta | None] = {
     "Last hour": timedelta(hours=1),

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from app.errors import FallWatchError
-from dashboard.users import User
+from fallwatch.core.errors import FallWatchError
+from fallwatch.dashboard.users import User
 
 SUFFIXES = frozenset({".jpg", ".jpeg", ".mp4"})  # evidence and camera frames; nothing else is ever served
 MAX_BYTES = 200 * 1024 * 1024  # a clip is a few MB; anything larger is not ours

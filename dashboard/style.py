@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from alerts.records import CameraState, Incident, IncidentKind, Outcome, Status
-from app.types import Severity
+from fallwatch.alerts.records import CameraState, Incident, IncidentKind, Outcome, Status
+from fallwatch.core.types import Severity
 
 # No "<" inside the style element (not even in a comment): Streamlit's HTML sanitiser drops the whole element.
 CSS = """

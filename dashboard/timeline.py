@@ -8,8 +8,9 @@ from typing import Any
 
 import altair as alt
 
-from alerts.records import EventRecord, ScorePoint
-from app.config import AlertsConfig
+from fallwatch.alerts.engine import ScoreSample
+from fallwatch.alerts.records import EventRecord
+from fallwatch.core.config import AlertsConfig
 
 COLOURS = {"falling": "#d62728", "lying": "#ff7f0e", "normal": "#2ca02c"}
 EVENT_COLOUR = "#4b5563"
@@ -33,7 +34,7 @@ def _thresholds(config: AlertsConfig) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def timeline_chart(
-    points: Sequence[ScorePoint], events: Sequence[EventRecord], config: AlertsConfig
+    points: Sequence[ScoreSample], events: Sequence[EventRecord], config: AlertsConfig
 ) -> alt.LayerChart:
     rows = [
         {"pts": p.pts, "score": label, "value": getattr(p, label)}

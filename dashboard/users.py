@@ -11,8 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from threading import Lock
 
-from alerts.store import Store
-from dashboard.passwords import verify_password
+from fallwatch.alerts.store import Store
+from fallwatch.dashboard.passwords import verify_password
 
 MAX_FAILURES = 5  # wrong passwords for one name ...
 FAILURE_WINDOW_S = 300.0  # ... within this long lock that name out for the rest of the window

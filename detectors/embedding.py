@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.types import Box, Image
+from fallwatch.core.types import Box, Image
 
 Embedding = npt.NDArray[np.float32]
 

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.config import DetectorConfig, Settings
-from app.errors import FallWatchError
-from app.types import NUM_KEYPOINTS, Detection, Frame
-from detectors.weights import resolve_weights
+from fallwatch.core.config import DetectorConfig, Settings
+from fallwatch.core.devices import pick_device
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import NUM_KEYPOINTS, Detection, Frame
+from fallwatch.detectors.weights import resolve_weights
 
 PERSON_CLASS = 0
 
@@ -32,12 +33,6 @@ def _quiet_ultralytics(data_dir: Path, allow_network: bool) -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
     if not allow_network:
         os.environ["YOLO_OFFLINE"] = "1"
-
-
-def pick_device(requested: str) -> str:
-    if requested != "auto":
-        return requested
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 class PersonDetector:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.types import Box, Track
-from detectors.tracker import is_near
+from fallwatch.core.types import Box, Track
+from fallwatch.detectors.tracker import is_near
 
 
 @dataclass(frozen=True, slots=True)

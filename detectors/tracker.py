@@ -18,10 +18,10 @@ import numpy as np
 from deep_sort_realtime.deep_sort.track import TrackState
 from deep_sort_realtime.deepsort_tracker import DeepSort
 
-from app.config import TrackerConfig
-from app.timing import StageTimer
-from app.types import Box, Detection, Frame, Track
-from detectors.embedding import Embedder, Embedding, make_embedder
+from fallwatch.core.config import TrackerConfig
+from fallwatch.core.timing import StageTimer
+from fallwatch.core.types import Box, Detection, Frame, Track
+from fallwatch.detectors.embedding import Embedder, Embedding, make_embedder
 
 
 @dataclass(frozen=True, slots=True)

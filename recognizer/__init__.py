@@ -2,17 +2,17 @@
 
 Usage::
 
-    from recognizer import load_checkpoint, tubelets_to_inputs
+    from fallwatch.recognizer import load_checkpoint, tubelets_to_inputs
     model, spec = load_checkpoint("models/fallwatch_slowfast_tiny_trajectory.pt")
     logits = model(tubelets_to_inputs(tubelets, spec))      # (N, len(spec.labels))
 """
 
-from recognizer.checkpoint import load_checkpoint, save_checkpoint
-from recognizer.config import SlowFastConfig
-from recognizer.finetune import backbone_parameters, replace_head
-from recognizer.inputs import clips_to_inputs, tubelets_to_inputs
-from recognizer.optimize import prepare_for_inference
-from recognizer.presets import (
+from fallwatch.recognizer.checkpoint import load_checkpoint, save_checkpoint
+from fallwatch.recognizer.config import SlowFastConfig
+from fallwatch.recognizer.finetune import backbone_parameters, replace_head
+from fallwatch.recognizer.inputs import clips_to_inputs, tubelets_to_inputs
+from fallwatch.recognizer.optimize import prepare_for_inference
+from fallwatch.recognizer.presets import (
     DEFAULT_PRESET,
     PRESETS,
     build_preset,
@@ -23,8 +23,8 @@ from recognizer.presets import (
     slowfast_tiny,
     slowfast_tiny_trajectory,
 )
-from recognizer.slowfast import SlowFast, build_slowfast
-from recognizer.spec import Provenance, RecognizerSpec, new_spec
+from fallwatch.recognizer.slowfast import SlowFast, build_slowfast
+from fallwatch.recognizer.spec import Provenance, RecognizerSpec, new_spec
 
 __all__ = [
     "DEFAULT_PRESET",

@@ -33,12 +33,18 @@ import torch
 import yaml
 from torch import Tensor
 
-from app.errors import FallWatchError
-from recognizer import keymap
-from recognizer.blocks import ConvBnAct
-from recognizer.config import SlowFastConfig
-from recognizer.slowfast import SlowFast, build_slowfast
-from recognizer.spec import KINETICS_MEAN, KINETICS_STD, Provenance, RecognizerSpec, placeholder_labels
+from fallwatch.core.errors import FallWatchError
+from fallwatch.recognizer import keymap
+from fallwatch.recognizer.blocks import ConvBnAct
+from fallwatch.recognizer.config import SlowFastConfig
+from fallwatch.recognizer.slowfast import SlowFast, build_slowfast
+from fallwatch.recognizer.spec import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    Provenance,
+    RecognizerSpec,
+    placeholder_labels,
+)
 
 FORMAT = "fallwatch-slowfast"
 VERSION = 1

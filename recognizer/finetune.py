@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from torch import nn
 
-from app.types import LABELS
-from recognizer.slowfast import SlowFast, build_head
-from recognizer.spec import RecognizerSpec
+from fallwatch.core.types import LABELS
+from fallwatch.recognizer.slowfast import SlowFast, build_head
+from fallwatch.recognizer.spec import RecognizerSpec
 
 
 def replace_head(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recognizer.blocks import ConvBnAct
+from fallwatch.recognizer.blocks import ConvBnAct
 
 
 def lateral_connection(fast_channels: int, channel_ratio: int, kernel: int, alpha: int) -> ConvBnAct:

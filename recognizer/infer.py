@@ -12,22 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.config import RecognizerConfig
-from app.errors import FallWatchError
-from app.types import LABELS, Prediction, Tubelet
-from recognizer.checkpoint import load_checkpoint
-from recognizer.inputs import tubelets_to_inputs
-from recognizer.optimize import prepare_for_inference
-from recognizer.spec import RecognizerSpec
+from fallwatch.core.config import RecognizerConfig
+from fallwatch.core.devices import pick_device
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import LABELS, Prediction, Tubelet
+from fallwatch.recognizer.checkpoint import load_checkpoint
+from fallwatch.recognizer.inputs import tubelets_to_inputs
+from fallwatch.recognizer.optimize import prepare_for_inference
+from fallwatch.recognizer.spec import RecognizerSpec
 
 # The model FallWatch ships, trained on ../shared/falldata (see recognizer/weights/MODEL_CARD.md).
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "fallwatch_slowfast_tiny_trajectory.pt"
-
-
-def pick_device(requested: str) -> str:
-    if requested != "auto":
-        return requested
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_checkpoint(configured: Path | None) -> Path:

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from app.types import Tubelet
-from recognizer.spec import RecognizerSpec
-from recognizer.trajectory import FEATURES, trajectory_features
+from fallwatch.core.types import Tubelet
+from fallwatch.recognizer.spec import RecognizerSpec
+from fallwatch.recognizer.trajectory import FEATURES, trajectory_features
 
 _BGR_TO_RGB = [2, 1, 0]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from torch import Tensor
 
-from recognizer.config import STAGE_DEPTHS, SlowFastConfig
+from fallwatch.recognizer.config import STAGE_DEPTHS, SlowFastConfig
 
 PYTORCHVIDEO = "pytorchvideo"
 PYSLOWFAST = "pyslowfast"

@@ -7,8 +7,8 @@ import copy
 
 import torch
 
-from recognizer.blocks import ConvBnAct
-from recognizer.slowfast import SlowFast
+from fallwatch.recognizer.blocks import ConvBnAct
+from fallwatch.recognizer.slowfast import SlowFast
 
 
 def prepare_for_inference(model: SlowFast, *, channels_last: bool = True) -> SlowFast:

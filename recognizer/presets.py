@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from app.types import LABELS
-from recognizer.config import SlowFastConfig
-from recognizer.slowfast import SlowFast, build_slowfast
-from recognizer.trajectory import FEATURES as TRAJECTORY_FEATURES
+from fallwatch.core.types import LABELS
+from fallwatch.recognizer.config import SlowFastConfig
+from fallwatch.recognizer.slowfast import SlowFast, build_slowfast
+from fallwatch.recognizer.trajectory import FEATURES as TRAJECTORY_FEATURES
 
 PRESETS: dict[str, SlowFastConfig] = {
     "slowfast_r50": SlowFastConfig(depth=50, fusion_kernel=7, num_classes=400),

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from recognizer.blocks import Basic, Bottleneck, ResStage, Stem
-from recognizer.config import SlowFastConfig
-from recognizer.fusion import SlowFastStage, lateral_connection
-from recognizer.head import SlowFastHead
-from recognizer.trajectory_encoder import TrajectoryEncoder
+from fallwatch.recognizer.blocks import Basic, Bottleneck, ResStage, Stem
+from fallwatch.recognizer.config import SlowFastConfig
+from fallwatch.recognizer.fusion import SlowFastStage, lateral_connection
+from fallwatch.recognizer.head import SlowFastHead
+from fallwatch.recognizer.trajectory_encoder import TrajectoryEncoder
 
 # Temporal kernels of the stem and of the first conv of every residual block in res2..res5. The slow pathway
 # only looks across time from res4 on: early on its frames are too far apart for motion to mean anything.

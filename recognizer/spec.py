@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.types import LABELS
-from recognizer.config import SlowFastConfig
+from fallwatch.core.types import LABELS
+from fallwatch.recognizer.config import SlowFastConfig
 
 # Kinetics normalisation, used by pytorchvideo's and PySlowFast's SlowFast models (RGB in [0, 1]).
 KINETICS_MEAN = (0.45, 0.45, 0.45)

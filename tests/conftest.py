@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import Settings, load_settings
-from app.manifest import ManifestEntry, read_manifest
+from fallwatch.core.config import Settings, load_settings
+from fallwatch.core.manifest import ManifestEntry, read_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 FALLDATA = Path(os.environ.get("FALLWATCH_FALLDATA", REPO.parent / "shared" / "falldata"))
@@ -52,7 +52,7 @@ def settings(session_data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def detector(settings: Settings):  # type: ignore[no-untyped-def]
-    from detectors.person import PersonDetector
+    from fallwatch.detectors.person import PersonDetector
 
     return PersonDetector(settings.detector, settings)
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from alerts.records import CameraStatus, Incident
-from dashboard import auth, context, style
-from dashboard.context import Context
-from dashboard.media import MediaRefused
-from dashboard.users import User
+from fallwatch.alerts.records import CameraStatus, Incident
+from fallwatch.dashboard import auth, context, style
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.media import MediaRefused
+from fallwatch.dashboard.users import User
 
 
 def _state(status: CameraStatus | None, stale_s: float) -> tuple[str, str]:

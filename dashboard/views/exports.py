@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from alerts.records import IncidentQuery
-from dashboard import auth, context, export, filters
-from dashboard.context import Context
-from dashboard.users import User
+from fallwatch.alerts.records import IncidentQuery
+from fallwatch.dashboard import auth, context, export, filters
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.users import User
 
 ZIP_LIMIT = 300 * 1024 * 1024  # larger exports are copied from the server's folder, not through the browser
 REPORT_KEY = "exports_report"

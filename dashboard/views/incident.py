@@ -7,15 +7,15 @@ from datetime import datetime
 
 import streamlit as st
 
-from alerts.records import EventRecord, Incident, IncidentChange, Status
-from alerts.store import ENGINE_USER
-from app.errors import FallWatchError
-from app.types import EventKind, Severity
-from dashboard import auth, context, drawing, style
-from dashboard.context import Context
-from dashboard.media import MediaRefused
-from dashboard.timeline import timeline_chart
-from dashboard.users import User
+from fallwatch.alerts.records import EventRecord, Incident, IncidentChange, Status
+from fallwatch.alerts.store import ENGINE_USER
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import EventKind, Severity
+from fallwatch.dashboard import auth, context, drawing, style
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.media import MediaRefused
+from fallwatch.dashboard.timeline import timeline_chart
+from fallwatch.dashboard.users import User
 
 FLASH_KEY = "incident_flash"
 EVENT_WORDS = {

@@ -11,11 +11,11 @@ from typing import Any
 
 import streamlit as st
 
-from alerts.records import Incident, IncidentCounts, IncidentQuery, Status
-from app.types import Severity
-from dashboard import auth, context, filters, style
-from dashboard.context import Context
-from dashboard.users import User
+from fallwatch.alerts.records import Incident, IncidentCounts, IncidentQuery, Status
+from fallwatch.core.types import Severity
+from fallwatch.dashboard import auth, context, filters, style
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.users import User
 
 DETAIL = "views/incident.py"
 MOST_CARDS = 6  # open incidents shown as cards; the rest are in the table below

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alerts.records import IncidentQuery
-from app.config import ZoneConfig
-from dashboard import auth, context, drawing
-from dashboard.context import Context
-from dashboard.media import MediaRefused
-from dashboard.users import User
+from fallwatch.alerts.records import IncidentQuery
+from fallwatch.core.config import ZoneConfig
+from fallwatch.dashboard import auth, context, drawing
+from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.media import MediaRefused
+from fallwatch.dashboard.users import User
 
 MEANING = {
     "ignore": "predictions there are dropped (a TV, a poster, a mirror)",

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from alerts.engine import AlertEngine
-from alerts.messages import Routing
-from alerts.records import WriteItem, utcnow
-from alerts.store import Store, open_store, table_names
-from app.config import AlertsConfig
-from app.types import Prediction
+from fallwatch.alerts.engine import AlertEngine
+from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.records import WriteItem, utcnow
+from fallwatch.alerts.store import Store, open_store, table_names
+from fallwatch.core.config import AlertsConfig
+from fallwatch.core.types import Prediction
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 N = {"normal": 0.9, "falling": 0.05, "lying": 0.05}

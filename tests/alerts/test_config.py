@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_settings, webhook_secret
-from app.errors import FallWatchError
+from fallwatch.core.config import load_settings, webhook_secret
+from fallwatch.core.errors import FallWatchError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from alerts.records import (
+from fallwatch.alerts.records import (
     CameraState,
     IncidentKind,
     IncidentQuery,
@@ -17,9 +17,9 @@ from alerts.records import (
     WriteItem,
     utcnow,
 )
-from alerts.store import Store
-from app.errors import FallWatchError
-from app.types import EventKind, Severity
+from fallwatch.alerts.store import Store
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import EventKind, Severity
 from tests.alerts.conftest import fall_items
 
 Factory = Callable[..., Store]

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from alerts.engine import AlertEngine, events
-from alerts.zones import CameraZones, Zone, ZoneKind
-from app.config import AlertsConfig
-from app.types import Box, EventKind, Prediction, Severity
+from fallwatch.alerts.engine import AlertEngine, events
+from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind
+from fallwatch.core.config import AlertsConfig
+from fallwatch.core.types import Box, EventKind, Prediction, Severity
 
 N = {"normal": 0.9, "falling": 0.05, "lying": 0.05}
 F = {"normal": 0.05, "falling": 0.9, "lying": 0.05}
@@ -218,7 +218,7 @@ def test_advance_closes_incidents_of_tracks_that_went_away() -> None:
     ],
 )
 def test_invalid_zone_polygons_are_refused(points: tuple[tuple[float, float], ...], expected: str) -> None:
-    from app.errors import FallWatchError
+    from fallwatch.core.errors import FallWatchError
 
     with pytest.raises(FallWatchError, match=expected):
         Zone("door", ZoneKind.IGNORE, points)

@@ -3,7 +3,7 @@
 import threading
 from pathlib import Path
 
-from alerts.store import open_store
+from fallwatch.alerts.store import open_store
 
 
 def test_two_threads_open_a_new_store_at_once(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from alerts.messages import Routing
-from alerts.notify import Notifier
-from alerts.records import DeliveryStatus
-from alerts.store import open_store
-from app.config import MqttConfig, NotifyConfig
+from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.records import DeliveryStatus
+from fallwatch.alerts.store import open_store
+from fallwatch.core.config import MqttConfig, NotifyConfig
 from tests.alerts.conftest import fall_items
 
 HOST, PORT = "127.0.0.1", 1883

@@ -8,12 +8,12 @@ from pathlib import Path
 import av
 import pytest
 
-from alerts.notify import Notifier
-from alerts.service import AlertService
-from alerts.store import open_store
-from app.config import load_settings
-from app.manifest import ManifestEntry
-from app.types import EventKind, Prediction
+from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.service import AlertService
+from fallwatch.alerts.store import open_store
+from fallwatch.core.config import load_settings
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import EventKind, Prediction
 from tests.alerts.conftest import F, L, N
 from tests.alerts.receiver import Receiver
 from tests.alerts.test_media import frames
@@ -73,7 +73,7 @@ def test_a_fall_in_a_real_clip_is_stored_with_evidence_and_delivered_signed(
 
 
 def test_a_bad_database_url_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    from app.errors import FallWatchError
+    from fallwatch.core.errors import FallWatchError
 
     settings = load_settings(data_dir=tmp_path, store={"url": "postgres+foo://x@y/z"})
     with pytest.raises(FallWatchError, match="database URL"):

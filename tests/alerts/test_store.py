@@ -11,8 +11,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from alerts.messages import Destination, Routing
-from alerts.records import (
+from fallwatch.alerts.messages import Destination, Routing
+from fallwatch.alerts.records import (
     DeliveryAttempt,
     DeliveryStatus,
     IncidentKind,
@@ -21,9 +21,9 @@ from alerts.records import (
     Status,
     utcnow,
 )
-from alerts.store import VERSION_TABLE, Base, Store, open_store, parse_url
-from app.errors import FallWatchError
-from app.types import EventKind, Severity
+from fallwatch.alerts.store import VERSION_TABLE, Base, Store, open_store, parse_url
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import EventKind, Severity
 from tests.alerts.conftest import fall_items
 
 Factory = Callable[..., Store]

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from alerts.messages import Destination, Routing
-from alerts.notify import Notifier, backoff_s
-from alerts.records import DeliveryStatus
-from alerts.signing import signature_header, verify
-from alerts.store import Store, open_store
-from app.config import NotifyConfig, WebhookConfig
+from fallwatch.alerts.messages import Destination, Routing
+from fallwatch.alerts.notify import Notifier, backoff_s
+from fallwatch.alerts.records import DeliveryStatus
+from fallwatch.alerts.signing import signature_header, verify
+from fallwatch.alerts.store import Store, open_store
+from fallwatch.core.config import NotifyConfig, WebhookConfig
 from tests.alerts.conftest import fall_items
 from tests.alerts.receiver import Receiver, Request
 
@@ -189,7 +189,7 @@ def _start_notifier(db: str, data_dir: Path, log: Path) -> subprocess.Popen[byte
         FALLWATCH_NOTIFY__POLL_S="0.05",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "alerts.notify", "--db", db],
+        [sys.executable, "-m", "fallwatch.alerts.notify", "--db", db],
         cwd=REPO,
         env=env,
         stdout=log.open("ab"),
@@ -245,7 +245,7 @@ def test_a_notifier_killed_mid_delivery_is_finished_by_the_next_one(tmp_path: Pa
 @pytest.mark.parametrize("url", ["sqlite:////no/such/dir/x.db", "oracle://u@h/db"])
 def test_the_notifier_command_reports_a_bad_database_url_on_one_line(url: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "alerts.notify", "--db", url, "--once"],
+        [sys.executable, "-m", "fallwatch.alerts.notify", "--db", url, "--once"],
         cwd=REPO,
         env=dict(os.environ, FALLWATCH_DATA_DIR=str(tmp_path), FALLWATCH_WEBHOOK_SECRET=SECRET),
         capture_output=True,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from alerts.messages import Destination, Routing
-from alerts.store import Store, open_store
-from alerts.writer import IncidentWriter, Spool
-from app.errors import FallWatchError
-from app.types import EventKind
+from fallwatch.alerts.messages import Destination, Routing
+from fallwatch.alerts.store import Store, open_store
+from fallwatch.alerts.writer import IncidentWriter, Spool
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import EventKind
 from tests.alerts.conftest import fall_items
 from tests.alerts.pgserver import TempPostgres
 

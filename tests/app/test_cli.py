@@ -10,9 +10,9 @@ from pathlib import Path
 import av
 import pytest
 
-from app.manifest import ManifestEntry
+from fallwatch.core.manifest import ManifestEntry
 
-FALLWATCH = [sys.executable, "-m", "app.cli"]
+FALLWATCH = [sys.executable, "-m", "fallwatch.app.cli"]
 
 
 def _run(*args: str, tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

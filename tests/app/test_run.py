@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import pytest
 
-from app.manifest import ManifestEntry
+from fallwatch.core.manifest import ManifestEntry
 from tests.conftest import REPO
 
 SAMPLE = REPO / "assets" / "sample" / "gmdcsa24_subject2_fall_12.mp4"
@@ -86,7 +86,7 @@ def _run(tmp_path: Path, source: Path, *extra: str) -> subprocess.CompletedProce
         "FALLWATCH_WEBHOOK_SECRET": SECRET,
         "FALLWATCH_SERVER__METRICS_PORT": str(_free_port()),
     }
-    command = [sys.executable, "-m", "app.cli", "run", "--source", str(source), "--camera", "demo",
+    command = [sys.executable, "-m", "fallwatch.app.cli", "run", "--source", str(source), "--camera", "demo",
                "--data-dir", str(tmp_path / "data"), *extra]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
 
@@ -134,7 +134,7 @@ def test_sigterm_on_a_live_stream_drains_and_exits_cleanly(tmp_path: Path, ffmpe
     server = StreamServer(ffmpeg, SAMPLE, _free_port())
     server.start()
     env = {**os.environ, "FALLWATCH_SERVER__METRICS_PORT": str(_free_port())}
-    command = [sys.executable, "-m", "app.cli", "run", "--source", server.url, "--camera", "live",
+    command = [sys.executable, "-m", "fallwatch.app.cli", "run", "--source", server.url, "--camera", "live",
                "--data-dir", str(tmp_path / "data")]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -158,11 +158,11 @@ def test_sigterm_on_a_live_stream_drains_and_exits_cleanly(tmp_path: Path, ffmpe
 
 
 def test_the_same_file_twice_gives_the_same_incidents(tmp_path: Path) -> None:
-    from alerts.service import AlertService
-    from app.cameras import Camera
-    from app.config import CameraConfig, load_settings
-    from app.pipeline import Pipeline
-    from recognizer.infer import Recognizer
+    from fallwatch.alerts.service import AlertService
+    from fallwatch.app.pipeline import Pipeline
+    from fallwatch.core.config import CameraConfig, load_settings
+    from fallwatch.ingest.cameras import Camera
+    from fallwatch.recognizer.infer import Recognizer
 
     settings = load_settings(data_dir=tmp_path, media={"enabled": False})
     recognizer = Recognizer(settings.recognizer)

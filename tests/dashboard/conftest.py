@@ -16,15 +16,15 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from alerts.engine import AlertEngine
-from alerts.media import EvidenceRecorder
-from alerts.records import MediaRefs, WriteItem, utcnow
-from alerts.store import Store, open_store
-from app.config import AlertsConfig, MediaConfig
-from app.manifest import ManifestEntry
-from app.types import EventKind, Frame, Prediction
-from dashboard.launch import CONFIG_ENV, DATA_DIR_ENV, STORE_URL_ENV
-from dashboard.passwords import hash_password
+from fallwatch.alerts.engine import AlertEngine
+from fallwatch.alerts.media import EvidenceRecorder
+from fallwatch.alerts.records import MediaRefs, WriteItem, utcnow
+from fallwatch.alerts.store import Store, open_store
+from fallwatch.core.config import AlertsConfig, MediaConfig
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import EventKind, Frame, Prediction
+from fallwatch.dashboard.launch import CONFIG_ENV, DATA_DIR_ENV, STORE_URL_ENV
+from fallwatch.dashboard.passwords import hash_password
 from tests.conftest import FALLDATA
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.records import Status
+from fallwatch.alerts.records import Status
 from tests.dashboard.conftest import NURSE, NURSE_PASSWORD, REPO, Site
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,7 +62,7 @@ def dashboard(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("FALLWATCH_DASHBOARD_SECRET", "s3cret-for-the-browser-test-" + "x" * 16)
     port = _free_port()
     log = tmp_path / "dashboard.log"
-    command = [sys.executable, "-m", "app.cli", "dashboard", "--config", str(site.config)]
+    command = [sys.executable, "-m", "fallwatch.app.cli", "dashboard", "--config", str(site.config)]
     command += ["--data-dir", str(site.data_dir), "--db", site.url, "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(

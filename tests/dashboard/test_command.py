@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.store import open_store
-from app.cli import main
-from dashboard.launch import streamlit_command
-from dashboard.passwords import verify_password
+from fallwatch.alerts.store import open_store
+from fallwatch.app.cli import main
+from fallwatch.dashboard.launch import streamlit_command
+from fallwatch.dashboard.passwords import verify_password
 
 
 def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "") -> int:

@@ -8,11 +8,11 @@ import io
 import zipfile
 from pathlib import Path
 
-from alerts.records import IncidentQuery, Status
-from app.config import load_settings
-from app.manifest import read_manifest
-from app.types import EventKind
-from dashboard.export import (
+from fallwatch.alerts.records import IncidentQuery, Status
+from fallwatch.core.config import load_settings
+from fallwatch.core.manifest import read_manifest
+from fallwatch.core.types import EventKind
+from fallwatch.dashboard.export import (
     CSV_COLUMNS,
     MANIFEST_COLUMNS,
     fall_interval,
@@ -20,8 +20,8 @@ from dashboard.export import (
     probe,
     training_export,
 )
-from dashboard.media import MediaRoot
-from dashboard.users import User
+from fallwatch.dashboard.media import MediaRoot
+from fallwatch.dashboard.users import User
 from tests.dashboard.conftest import CAMERA, FALLDATA_MANIFEST, NURSE, Site, engine_items
 
 
@@ -82,7 +82,7 @@ def test_a_fall_ends_when_the_person_got_up(site: Site) -> None:
 
 
 def test_zip_holds_the_export(site: Site, tmp_path: Path) -> None:
-    from dashboard.export import zip_folder
+    from fallwatch.dashboard.export import zip_folder
 
     folder = tmp_path / "falldata-x"
     (folder / "clips").mkdir(parents=True)

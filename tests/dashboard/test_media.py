@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.media import MediaRefused, MediaRoot
-from dashboard.users import User
+from fallwatch.dashboard.media import MediaRefused, MediaRoot
+from fallwatch.dashboard.users import User
 
 USER = User("nurse")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from alerts.records import CameraState, IncidentQuery, MediaRefs, Status
-from app.manifest import read_manifest
+from fallwatch.alerts.records import CameraState, IncidentQuery, MediaRefs, Status
+from fallwatch.core.manifest import read_manifest
 from tests.dashboard.conftest import CAMERA, FALLDATA_MANIFEST, NURSE, Site, engine_items, signed_in, texts
 
 
@@ -170,7 +170,7 @@ def test_exports_write_a_falldata_manifest_of_reviewed_incidents(site: Site) -> 
 
 def test_the_css_survives_streamlits_html_sanitiser() -> None:
     """A "<" anywhere inside the style element makes the sanitiser drop all of it (the page loses its look)."""
-    from dashboard.style import CSS
+    from fallwatch.dashboard.style import CSS
 
     body = CSS.strip().removeprefix("<style>").removesuffix("</style>")
     assert "<" not in body

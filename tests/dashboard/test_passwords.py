@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import load_settings
-from app.errors import FallWatchError
-from dashboard.passwords import hash_password, verify_password
+from fallwatch.core.config import load_settings
+from fallwatch.core.errors import FallWatchError
+from fallwatch.dashboard.passwords import hash_password, verify_password
 
 
 def test_a_hash_checks_its_password_only() -> None:

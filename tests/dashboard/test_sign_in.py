@@ -41,7 +41,7 @@ def test_a_page_run_without_the_entry_script_shows_nothing_without_sign_in(site:
     """Each page checks the sign-in itself too, in case it is ever reached some other way."""
 
     def page() -> None:
-        from dashboard.views import incident
+        from fallwatch.dashboard.views import incident
 
         incident.render()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.tokens import Signer
+from fallwatch.dashboard.tokens import Signer
 
 SIGNER = Signer("k" * 40)
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"

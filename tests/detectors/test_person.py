@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.config import load_settings
-from app.errors import FallWatchError
-from app.manifest import ManifestEntry
-from app.sources import FileSource, crop_image
-from app.types import Frame
-from detectors.person import PersonDetector
+from fallwatch.core.config import load_settings
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import Frame
+from fallwatch.detectors.person import PersonDetector
+from fallwatch.ingest.sources import FileSource, crop_image
 
 
 def _frames(clip: ManifestEntry, every: int = 10, count: int = 4) -> list[Frame]:

@@ -1,5 +1,5 @@
-from app.types import Box, Track
-from detectors.quality import single_person_quality
+from fallwatch.core.types import Box, Track
+from fallwatch.detectors.quality import single_person_quality
 
 
 def _t(track_id: int, box: Box, missed: int = 0) -> Track:

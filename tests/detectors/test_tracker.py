@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.cameras import Camera, CameraHub
-from app.config import CameraConfig, Settings, TrackerConfig
-from app.manifest import ManifestEntry
-from app.types import Box, Detection, Frame, Track
-from detectors.person import PersonDetector
-from detectors.quality import single_person_quality
-from detectors.tracker import PersonTracker
+from fallwatch.core.config import CameraConfig, Settings, TrackerConfig
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import Box, Detection, Frame, Track
+from fallwatch.detectors.person import PersonDetector
+from fallwatch.detectors.quality import single_person_quality
+from fallwatch.detectors.tracker import PersonTracker
+from fallwatch.ingest.cameras import Camera, CameraHub
 
 STANDING: Box = (100, 40, 140, 200)
 LYING: Box = (60, 150, 220, 200)  # the same person on the floor: wide, low, overlapping little

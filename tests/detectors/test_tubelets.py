@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from app.config import TubeletConfig
-from app.types import Frame, Track
-from detectors.tubelets import TubeletBuilder, crop_square, square_around
+from fallwatch.core.config import TubeletConfig
+from fallwatch.core.types import Frame, Track
+from fallwatch.detectors.tubelets import TubeletBuilder, crop_square, square_around
 
 
 def _frame(index: int, image: np.ndarray | None = None, origin: tuple[int, int] = (0, 0)) -> Frame:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import FallWatchError
-from detectors.weights import packaged_weights, resolve_weights
+from fallwatch.core.errors import FallWatchError
+from fallwatch.detectors.weights import packaged_weights, resolve_weights
 
 NAME = "yolo11n-pose.pt"
 

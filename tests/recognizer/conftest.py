@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from recognizer import SlowFast, SlowFastConfig, build_slowfast
+from fallwatch.recognizer import SlowFast, SlowFastConfig, build_slowfast
 
 # Small enough to run in a blink on two shared cores, with every structural feature of the real thing.
 SMALL = SlowFastConfig(depth=18, width=16, beta_inv=4, frames=8, crop=64, num_classes=3)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torchvision.models.video import r3d_18
 
-from app.errors import FallWatchError
-from app.types import LABELS
-from recognizer import (
+from fallwatch.core.errors import FallWatchError
+from fallwatch.core.types import LABELS
+from fallwatch.recognizer import (
     SlowFast,
     build_slowfast,
     load_checkpoint,
@@ -20,7 +20,7 @@ from recognizer import (
     prepare_for_inference,
     save_checkpoint,
 )
-from recognizer.checkpoint import FORMAT, VERSION
+from fallwatch.recognizer.checkpoint import FORMAT, VERSION
 from tests.recognizer.conftest import SMALL, clip_pair
 
 

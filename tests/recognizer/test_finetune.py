@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from app.types import LABELS
-from recognizer import (
+from fallwatch.core.types import LABELS
+from fallwatch.recognizer import (
     SlowFast,
     backbone_parameters,
     load_checkpoint,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from app.config import TubeletConfig
-from app.types import Tubelet
-from recognizer import SlowFast, clips_to_inputs, new_spec, slowfast_tiny, tubelets_to_inputs
+from fallwatch.core.config import TubeletConfig
+from fallwatch.core.types import Tubelet
+from fallwatch.recognizer import SlowFast, clips_to_inputs, new_spec, slowfast_tiny, tubelets_to_inputs
 from tests.recognizer.conftest import SMALL
 
 SPEC = new_spec(SMALL)  # 8 frames of 64 px, alpha 4

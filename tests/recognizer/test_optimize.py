@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recognizer import SlowFast, prepare_for_inference
+from fallwatch.recognizer import SlowFast, prepare_for_inference
 from tests.recognizer.conftest import SMALL, clip_pair
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from app.errors import FallWatchError
-from recognizer import load_checkpoint, slowfast_r50, slowfast_r101
+from fallwatch.core.errors import FallWatchError
+from fallwatch.recognizer import load_checkpoint, slowfast_r50, slowfast_r101
 from tests.recognizer.conftest import randomize_norms
 
 with warnings.catch_warnings():

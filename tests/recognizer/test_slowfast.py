@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from recognizer import (
+from fallwatch.recognizer import (
     PRESETS,
     SlowFast,
     SlowFastConfig,
@@ -17,7 +17,7 @@ from recognizer import (
     slowfast_tiny,
     slowfast_tiny_trajectory,
 )
-from recognizer.blocks import Basic
+from fallwatch.recognizer.blocks import Basic
 from tests.recognizer.conftest import SMALL, clip_pair
 
 

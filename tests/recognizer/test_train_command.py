@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from fallwatch.app.cli import main
 
 
 def test_train_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +38,7 @@ def test_bad_folds_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_default_arch_is_the_recognizers_default_preset() -> None:
-    from app.train_command import DEFAULT_ARCH
-    from recognizer.presets import DEFAULT_PRESET, PRESETS
+    from fallwatch.app.train_command import DEFAULT_ARCH
+    from fallwatch.recognizer.presets import DEFAULT_PRESET, PRESETS
 
     assert DEFAULT_ARCH == DEFAULT_PRESET and DEFAULT_ARCH in PRESETS

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from recognizer import SlowFast, load_checkpoint
-from recognizer.checkpoint import save_checkpoint
-from recognizer.inputs import clips_to_inputs
-from recognizer.optimize import prepare_for_inference
-from recognizer.presets import preset_config
-from recognizer.spec import new_spec
-from recognizer.trajectory import FEATURES, MIRROR, augment_trajectory, trajectory_features
+from fallwatch.recognizer import SlowFast, load_checkpoint
+from fallwatch.recognizer.checkpoint import save_checkpoint
+from fallwatch.recognizer.inputs import clips_to_inputs
+from fallwatch.recognizer.optimize import prepare_for_inference
+from fallwatch.recognizer.presets import preset_config
+from fallwatch.recognizer.spec import new_spec
+from fallwatch.recognizer.trajectory import FEATURES, MIRROR, augment_trajectory, trajectory_features
 from tests.recognizer.conftest import SMALL, clip_pair, seeded_model
 
 WITH_TRAJECTORY = replace(SMALL, trajectory=FEATURES)
@@ -152,9 +152,9 @@ def test_inputs_carry_the_trajectory_only_for_a_model_that_takes_it() -> None:
 
 
 def test_the_recognizer_feeds_a_tubelets_own_boxes_and_keypoints(tmp_path: Path) -> None:
-    from app.config import RecognizerConfig
-    from app.types import Tubelet
-    from recognizer.infer import Recognizer
+    from fallwatch.core.config import RecognizerConfig
+    from fallwatch.core.types import Tubelet
+    from fallwatch.recognizer.infer import Recognizer
 
     arch = preset_config("slowfast_tiny_trajectory")
     path = save_checkpoint(seeded_model(arch), new_spec(arch), tmp_path / "traj.pt")

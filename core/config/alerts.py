@@ -1,0 +1,91 @@
+"""The alert engine's thresholds and timings, and each camera's zones."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from fallwatch.core.config.base import Name, Section
+from fallwatch.core.config.zones import ZoneConfig
+
+
+class AlertsConfig(Section):
+    smoothing: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Weight of the newest prediction in each track's moving average of scores (1 = no smoothing).",
+    )
+    fall_threshold: float = Field(
+        0.6, gt=0, lt=1, description="Smoothed 'falling' score above which a window counts as falling."
+    )
+    fall_windows: int = Field(
+        2, ge=1, le=50, description="Consecutive falling windows that open a FALL incident."
+    )
+    lying_threshold: float = Field(
+        0.6, gt=0, lt=1, description="Smoothed 'lying' score above which the person counts as down."
+    )
+    fall_to_lying_s: float = Field(
+        3.0,
+        ge=0,
+        le=60,
+        description="A single falling window followed by lying within this many seconds also opens a FALL incident.",
+    )
+    recover_threshold: float = Field(
+        0.6, gt=0, lt=1, description="Smoothed 'normal' score above which a window counts as up again."
+    )
+    recover_windows: int = Field(
+        2, ge=1, le=50, description="Consecutive normal windows that mark an incident RECOVERED."
+    )
+    collapse_after_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds lying still after a fall before the incident escalates to COLLAPSE (critical).",
+    )
+    still_radius: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="How far the box centre may drift, as a fraction of the box's longer side, and still count as lying still.",
+    )
+    cooldown_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="After a person gets up, a new fall of the same person within this time continues the same incident instead of opening another.",
+    )
+    lost_after_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="A track with no prediction for this many seconds of stream time is treated as lost.",
+    )
+    reattach_s: float = Field(
+        5.0,
+        ge=0,
+        le=120,
+        description="A lost track's incident is continued by a new track that starts nearby within this many seconds; otherwise it is closed.",
+    )
+    reattach_distance: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="How near a new track must start to continue a lost one, as a fraction of the lost box's longer side.",
+    )
+    timeline_points: int = Field(
+        600,
+        ge=10,
+        le=100000,
+        description="Most score points kept per incident timeline (the oldest of a very long incident are dropped).",
+    )
+    zones: dict[Name, list[ZoneConfig]] = Field(
+        default_factory=dict, description="Zones by camera name: {camera: [{name, kind, points}, ...]}."
+    )
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> AlertsConfig:
+        for camera, zones in self.zones.items():
+            names = [zone.name for zone in zones]
+            if len(names) != len(set(names)):
+                raise ValueError(f"zone names of camera {camera!r} must be unique, got {names}")
+        return self
