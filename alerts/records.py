@@ -223,7 +223,7 @@ class CameraStatus:
 
 @dataclass(frozen=True, slots=True)
 class IncidentQuery:
-    """Which incidents to list; an empty tuple means any. `since`/`until` bound when the incident opened."""
+    """Which incidents to list; an empty tuple or None means any. `since`/`until` bound when the incident opened."""
 
     cameras: tuple[str, ...] = ()
     kinds: tuple[IncidentKind, ...] = ()
@@ -232,6 +232,7 @@ class IncidentQuery:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 200
+    active: bool | None = None  # True: still followed by the engine (no outcome yet); False: over
 
     def __post_init__(self) -> None:
         for moment in (self.since, self.until):
@@ -262,3 +263,8 @@ class DashboardUser:
     password_hash: str
     created_at: datetime
     updated_at: datetime
+
+
+def event_name(kind: str) -> str:
+    """An incident message's event (the outbox's `event`, a webhook's X-FallWatch-Event): incident.opened, ..."""
+    return f"incident.{kind}"

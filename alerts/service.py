@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fallwatch.alerts.engine import Alert, AlertEngine
 from fallwatch.alerts.media import EvidenceRecorder
-from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.notifiers.messages import Routing
 from fallwatch.alerts.records import WriteItem, utcnow
 from fallwatch.alerts.retention import PruneReport, prune_with
 from fallwatch.alerts.store import Store, open_store, parse_url, resolve_url

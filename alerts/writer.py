@@ -161,7 +161,7 @@ class IncidentWriter:
                 self._spool.quarantine(path, f"unreadable: {exc}")
                 continue
             try:
-                self._store.apply(item)
+                self._store.incidents.apply(item)
             except StoreUnavailable:
                 raise
             except Exception as exc:  # a refused write is a bug to look at, not a reason to stop writing

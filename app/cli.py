@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from fallwatch.app.cli_options import add_db_option, add_settings_options
 from fallwatch.app.dashboard_command import add_dashboard_parser
 from fallwatch.app.incidents_command import add_incidents_parser
+from fallwatch.app.notify_command import add_notify_parser
 from fallwatch.app.train_command import add_train_parser
 from fallwatch.core.errors import FallWatchError
 
@@ -22,6 +23,7 @@ examples:
   fallwatch track --source ward1.mp4 --out tracks.jsonl --render annotated.mp4
   fallwatch track --source rtsp://cam1.local/stream --duration 60
   fallwatch incidents list --status open
+  fallwatch notify --db postgresql+psycopg://fallwatch@db/fallwatch
   fallwatch dashboard --port 8501
   fallwatch config --config fallwatch.yaml
 
@@ -181,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_track(subparsers)
     _add_eval(subparsers)
     add_incidents_parser(subparsers)
+    add_notify_parser(subparsers)
     add_dashboard_parser(subparsers)
     add_train_parser(subparsers)
     _add_config(subparsers)

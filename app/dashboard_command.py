@@ -69,7 +69,7 @@ def run_dashboard(
     settings = _settings(config, data_dir)
     url, store = _store(settings, db)
     with store:
-        if not settings.dashboard.users and not store.users():
+        if not settings.dashboard.users and not store.users.all():
             raise FallWatchError(
                 "no dashboard users: add one with `fallwatch users add NAME` (or dashboard.users in the settings)"
             )
@@ -127,15 +127,15 @@ def users_add(name: str, config: Path | None, data_dir: Path | None, db: str | N
         raise FallWatchError(f"user {name!r} is set in the settings file (dashboard.users); change it there")
     password_hash = hash_password(read_password())
     with _store(settings, db)[1] as store:
-        existed = store.user(name) is not None
-        store.set_user(name, password_hash)
+        existed = store.users.get(name) is not None
+        store.users.set(name, password_hash)
     print(f"user {name} {'password changed' if existed else 'added'}")
     return 0
 
 
 def users_remove(name: str, config: Path | None, data_dir: Path | None, db: str | None) -> int:
     with _store(_settings(config, data_dir), db)[1] as store:
-        if not store.remove_user(name):
+        if not store.users.remove(name):
             raise FallWatchError(f"user {name!r} not found in the database (see `fallwatch users list`)")
     print(f"user {name} removed")
     return 0
@@ -144,7 +144,7 @@ def users_remove(name: str, config: Path | None, data_dir: Path | None, db: str 
 def users_list(config: Path | None, data_dir: Path | None, db: str | None) -> int:
     settings = _settings(config, data_dir)
     with _store(settings, db)[1] as store:
-        stored = store.users()
+        stored = store.users.all()
     for name in sorted(settings.dashboard.users):
         print(f"{name}  (settings file)")
     for user in stored:

@@ -16,8 +16,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from fallwatch.alerts.messages import Routing
-from fallwatch.alerts.records import Incident, Status
+from fallwatch.alerts.notifiers.messages import Routing
+from fallwatch.alerts.records import Incident, IncidentQuery, Status
 from fallwatch.alerts.store import Store, open_store, resolve_url
 from fallwatch.app.cli_options import add_db_option, add_settings_options
 from fallwatch.core.config import load_settings
@@ -94,7 +94,13 @@ def list_incidents(
     if not 1 <= limit <= 100000:
         raise FallWatchError(f"--limit must be between 1 and 100000, got {limit}")
     with _open(db, config, data_dir) as store:
-        incidents = store.incidents(status=wanted, camera=camera, limit=limit)
+        incidents = store.incidents.query(
+            IncidentQuery(
+                statuses=() if wanted is None else (wanted,),
+                cameras=() if camera is None else (camera,),
+                limit=limit,
+            )
+        )
     if as_json:
         print(json.dumps([_jsonable(asdict(i)) for i in incidents], indent=2))
     elif incidents:
@@ -113,9 +119,9 @@ def show_incident(
 ) -> int:
     """Print one incident with its events, who changed what, its score timeline and its deliveries."""
     with _open(db, config, data_dir) as store:
-        incident = store.get(incident_id)
-        events, changes = store.events(incident_id), store.changes(incident_id)
-        timeline, outbox = store.timeline(incident_id), store.outbox(incident_id)
+        incident = store.incidents.get(incident_id)
+        events, changes = store.incidents.events(incident_id), store.incidents.changes(incident_id)
+        timeline, outbox = store.incidents.timeline(incident_id), store.outbox.entries(incident_id)
     if as_json:
         body = asdict(incident) | {
             "events": [asdict(e) for e in events],
@@ -176,10 +182,10 @@ def review_incident(
     """Record `by`'s review of the incident, with an optional note."""
     with _open(db, config, data_dir) as store:
         if review is Review.ACKNOWLEDGE:
-            incident = store.acknowledge(incident_id, by, note)
+            incident = store.incidents.acknowledge(incident_id, by, note)
             done = incident.status.value
         else:
-            incident = store.mark_false_alarm(incident_id, by, note)
+            incident = store.incidents.mark_false_alarm(incident_id, by, note)
             done = "marked a false alarm"
     print(f"incident {incident.id} {done} by {incident.updated_by}")
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from fallwatch.alerts.media import encode_jpeg
-from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.notifiers.notifier import Notifier
 from fallwatch.alerts.records import CameraState, DeliveryStatus
 from fallwatch.alerts.service import AlertService
 from fallwatch.alerts.store import Store, StoreUnavailable, open_store, resolve_url
@@ -113,7 +113,6 @@ class OutboxDelivery:
         self._thread = threading.Thread(
             target=self.notifier.run, args=(self._stop,), name="notifier", daemon=True
         )
-        self._can_sign = secret is not None
 
     def start(self) -> OutboxDelivery:
         self._thread.start()
@@ -132,10 +131,9 @@ class OutboxDelivery:
             time.sleep(0.2)
 
     def _pending(self) -> int:
-        pending = self.store.outbox(status=DeliveryStatus.PENDING)
-        if not self._can_sign:  # unsigned webhooks can never go out from here; don't wait for them
-            pending = [e for e in pending if not e.target.startswith("http")]
-        return len(pending)
+        pending = self.store.outbox.entries(status=DeliveryStatus.PENDING)
+        # What cannot go out from here (unsigned webhooks, say) is left for a notifier that can: not waited for.
+        return sum(self.notifier.dispatcher.can_send(e) for e in pending)
 
     def close(self) -> None:
         self.notifier.close()
@@ -174,7 +172,7 @@ class CameraStatusReporter:
             else:
                 state = CameraState.CONNECTED
             try:
-                self.store.report_camera_status(
+                self.store.cameras.report(
                     camera.name, state, camera.stats.analysed / elapsed, camera.stats.dropped,
                     camera.stats.reconnects, frame_path=self._save_frame(camera.name),
                 )  # fmt: skip
@@ -259,7 +257,7 @@ def print_summary(result: RunResult, store: Store, settings: Settings, pending: 
     opened = result.opened
     print(f"incidents: {len(opened)}")
     for event in opened:
-        incident = store.get_by_key(event.incident_key)
+        incident = store.incidents.by_key(event.incident_key)
         if incident is None:
             print(f"  {event.camera} track {event.track_id} at {event.pts:.1f} s: not yet in the store")
             continue

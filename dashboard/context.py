@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fallwatch.alerts.messages import Routing
+from fallwatch.alerts.notifiers.messages import Routing
 from fallwatch.alerts.store import Store, open_store, resolve_url
 from fallwatch.core.config import Settings, dashboard_secret, load_settings
 from fallwatch.core.errors import FallWatchError

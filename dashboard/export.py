@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import shutil
-import statistics
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-import av
 
 from fallwatch.alerts.media import safe_name
 from fallwatch.alerts.records import EventRecord, Incident, IncidentChange, IncidentQuery, Status
@@ -28,6 +24,7 @@ from fallwatch.core.config import Settings
 from fallwatch.core.types import EventKind
 from fallwatch.dashboard.media import MediaRefused, MediaRoot
 from fallwatch.dashboard.users import User
+from fallwatch.ingest.probe import ClipFacts, probe_clip
 
 MANIFEST_COLUMNS = [  # exactly the columns of falldata/manifest.csv, in its order
     "path", "source", "label", "fall_start_s", "fall_end_s", "fps", "frames", "width", "height",
@@ -79,28 +76,6 @@ def incidents_csv(incidents: Sequence[Incident]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
-class ClipFacts:
-    fps: float  # frames / duration, as falldata measures it
-    frames: int
-    width: int
-    height: int
-    duration: float
-
-
-def probe(path: Path) -> ClipFacts:
-    """Decode a clip once to measure it (clips are seconds long, so this is quick)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        times = [float(frame.time or 0.0) for frame in container.decode(stream)]
-        width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-    if not times:
-        raise ValueError(f"{path.name}: no frames")
-    step = statistics.median(b - a for a, b in itertools.pairwise(times)) if len(times) > 1 else 0.1
-    duration = times[-1] - times[0] + step
-    return ClipFacts(round(len(times) / duration, 4), len(times), width, height, round(duration, 3))
-
-
 def fall_interval(
     incident: Incident, events: Sequence[EventRecord], clip: ClipFacts, pre_roll_s: float, margin_s: float
 ) -> tuple[float, float]:
@@ -144,7 +119,7 @@ def training_export(
     reviewed = IncidentQuery(
         query.cameras, query.kinds, query.severities, REVIEWED, query.since, query.until, 1_000_000
     )
-    for incident in reversed(store.find_incidents(reviewed)):  # oldest first
+    for incident in reversed(store.incidents.query(reviewed)):  # oldest first
         row = _export_one(store, media, settings, folder, incident, user)
         if isinstance(row, str):
             report.skipped.append(f"incident {incident.id}: {row}")
@@ -175,8 +150,8 @@ def _export_one(
     if not source.is_file():
         return "clip deleted by retention"
     try:
-        clip = probe(source)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        clip = probe_clip(source)
+    except (ValueError, OSError) as exc:
         return f"clip unreadable ({exc})"
     fall = incident.status is not Status.FALSE_ALARM
     name = f"clips/{incident.id:06d}_{safe_name(incident.camera)}_{'fall' if fall else 'adl'}.mp4"
@@ -184,7 +159,7 @@ def _export_one(
     start, end = (
         fall_interval(
             incident,
-            store.events(incident.id),
+            store.incidents.events(incident.id),
             clip,
             settings.media.pre_roll_s,
             settings.dashboard.export_margin_s,
@@ -192,7 +167,7 @@ def _export_one(
         if fall
         else ("", "")
     )
-    decision = _reviewer(store.changes(incident.id))
+    decision = _reviewer(store.incidents.changes(incident.id))
     who = f"{decision.new} by {decision.by} at {_iso(decision.at)}" if decision else incident.status.value
     notes = "; ".join(
         part

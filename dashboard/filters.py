@@ -53,7 +53,7 @@ def incident_filters(
     ctx: Context, prefix: str, statuses: bool = True, default_range: str = "All time", limit: int = 500
 ) -> IncidentQuery:
     """Filter widgets in one row; the query they describe (an empty choice means any)."""
-    cameras = sorted({*ctx.store.camera_names(), *ctx.settings.cameras})
+    cameras = sorted({*ctx.store.incidents.camera_names(), *ctx.settings.cameras})
     columns = st.columns([2, 1.3, 1.3, 2, 1.6] if statuses else [2, 1.3, 1.3, 1.6])
     with columns[0]:
         chosen_cameras = st.multiselect(

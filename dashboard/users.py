@@ -58,7 +58,7 @@ class Directory:
     def password_hash(self, name: str) -> str | None:
         if name in self.configured:
             return self.configured[name]
-        stored = self.store.user(name)
+        stored = self.store.users.get(name)
         return None if stored is None else stored.password_hash
 
     def check(self, name: str, password: str) -> User | None:
@@ -70,4 +70,4 @@ class Directory:
         return User(name) if verify_password(self.password_hash(name), password) else None
 
     def has_users(self) -> bool:
-        return bool(self.configured) or bool(self.store.users())
+        return bool(self.configured) or bool(self.store.users.all())

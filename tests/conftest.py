@@ -1,18 +1,24 @@
-"""Shared fixtures: the real clips of ../shared/falldata, settings on a temporary data directory, one detector."""
+"""Shared fixtures: the real clips of ../shared/falldata, settings on a temporary data directory, one detector,
+and empty stores on real databases (a SQLite file, PostgreSQL on 127.0.0.1:5432)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy import text
 
+from fallwatch.alerts.store import Store, open_store, table_names
 from fallwatch.core.config import Settings, load_settings
 from fallwatch.core.manifest import ManifestEntry, read_manifest
 
 REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 FALLDATA = Path(os.environ.get("FALLWATCH_FALLDATA", REPO.parent / "shared" / "falldata"))
 
 
@@ -63,3 +69,37 @@ def ffmpeg() -> Iterator[str]:
     if path is None:
         pytest.fail("ffmpeg is not installed: `make install` (or .ci/run) installs it with apt-get")
     yield path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1:5432 for this test session, dropped afterwards."""
+    name = f"fallwatch_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 as user postgres (CI starts it): {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty store: a new SQLite file, or the session's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fallwatch.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    with open_store(url) as store:
+        empty(store)
+    return url
+
+
+def empty(store: Store) -> None:
+    with store._db._engine.begin() as connection:  # test-only reach inside: wipe rows, keep the schema
+        names = ", ".join(table_names())
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

@@ -16,3 +16,7 @@ class Section(BaseModel):
 # Names of cameras, zones and receivers: they end up in file names, topics and URLs.
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+# Where a model runs (the detector's and the recognizer's sections both have one).
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")]
+DEFAULT_DEVICE: Device = Field("auto", description="auto picks the first CUDA GPU, else the CPU.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from fallwatch.core.config.base import Section
+from fallwatch.core.config.base import DEFAULT_DEVICE, Device, Section
 
 
 class DetectorConfig(Section):
@@ -33,11 +33,7 @@ class DetectorConfig(Section):
         description="Minimum person confidence kept from the detector; low, because a person lying on the floor scores low and the tracker filters flicker.",
     )
     iou: float = Field(0.6, gt=0, lt=1, description="Non-maximum suppression IoU threshold.")
-    device: str = Field(
-        "auto",
-        pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
-        description="auto picks the first CUDA GPU, else the CPU.",
-    )
+    device: Device = DEFAULT_DEVICE
     max_people: int = Field(
         20, ge=1, le=300, description="Most people kept per frame, highest confidence first."
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from fallwatch.core.config.base import Section
+from fallwatch.core.config.base import DEFAULT_DEVICE, Device, Section
 
 
 class RecognizerConfig(Section):
@@ -14,11 +14,7 @@ class RecognizerConfig(Section):
         None,
         description="A FallWatch, pytorchvideo or PySlowFast checkpoint; defaults to the model shipped with FallWatch.",
     )
-    device: str = Field(
-        "auto",
-        pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$",
-        description="auto picks the first CUDA GPU, else the CPU.",
-    )
+    device: Device = DEFAULT_DEVICE
     batch_size: int = Field(
         16, ge=1, le=512, description="Most tubelets judged in one forward pass (across tracks and cameras)."
     )

@@ -65,8 +65,8 @@ def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last
 
 
 def _grid(ctx: Context, user: User) -> None:
-    statuses = {s.camera: s for s in ctx.store.camera_statuses()}
-    latest = ctx.store.latest_incidents()
+    statuses = {s.camera: s for s in ctx.store.cameras.all()}
+    latest = ctx.store.incidents.latest_by_camera()
     names = sorted({*ctx.settings.cameras, *statuses, *latest})
     st.markdown(
         f'<span class="fw-live">Live · updated {style.local(datetime.now(UTC), with_date=False)}</span>',

@@ -16,7 +16,7 @@ REPORT_KEY = "exports_report"
 
 
 def _csv(ctx: Context, query: IncidentQuery) -> None:
-    incidents = ctx.store.find_incidents(query)
+    incidents = ctx.store.incidents.query(query)
     st.subheader("Incidents as CSV", anchor=False)
     st.caption(f"{len(incidents)} incidents match the filters; times in UTC.")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -36,7 +36,7 @@ def _training(ctx: Context, user: User, query: IncidentQuery) -> None:
     reviewed = IncidentQuery(
         query.cameras, query.kinds, query.severities, export.REVIEWED, query.since, query.until
     )
-    counts = ctx.store.count_incidents(reviewed)
+    counts = ctx.store.incidents.count(reviewed)
     falls = counts.acknowledged + counts.resolved
     st.caption(
         f"Confirmed falls (acknowledged or resolved): **{falls}** → label `fall`. "

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from fallwatch.alerts.records import EventRecord, Incident, IncidentChange, Status
+from fallwatch.alerts.records import EventRecord, Incident, IncidentChange, IncidentQuery, Status
 from fallwatch.alerts.store import ENGINE_USER
 from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import EventKind, Severity
@@ -33,7 +33,7 @@ def _requested_id() -> int | None:
 
 def _choose(ctx: Context) -> None:
     """No incident named in the address: offer the recent ones."""
-    recent = ctx.store.incidents(limit=50)
+    recent = ctx.store.incidents.query(IncidentQuery(limit=50))
     if not recent:
         st.info("No incidents yet.", icon=":material/inbox:")
         return
@@ -90,8 +90,11 @@ def _decide(ctx: Context, user: User, incident: Incident) -> None:
         dismiss = buttons[2].form_submit_button(
             "False alarm", icon=":material/do_not_disturb_on:", disabled=not can_dismiss, width="stretch"
         )
-    actions = {"acknowledged": (take, ctx.store.acknowledge), "resolved": (resolve, ctx.store.resolve)}
-    actions["marked a false alarm"] = (dismiss, ctx.store.mark_false_alarm)
+    actions = {
+        "acknowledged": (take, ctx.store.incidents.acknowledge),
+        "resolved": (resolve, ctx.store.incidents.resolve),
+    }
+    actions["marked a false alarm"] = (dismiss, ctx.store.incidents.mark_false_alarm)
     for done, (clicked, act) in actions.items():
         if clicked:
             try:
@@ -168,13 +171,13 @@ def _notes(ctx: Context, user: User, incident: Incident) -> None:
     with st.form("add_note", clear_on_submit=True, border=False):
         text = st.text_input("Add a note", key="note_text", placeholder="e.g. resident checked, no injury")
         if st.form_submit_button("Add note", icon=":material/edit_note:") and text.strip():
-            ctx.store.add_note(incident.id, user.name, text)
+            ctx.store.incidents.add_note(incident.id, user.name, text)
             st.session_state[FLASH_KEY] = "Note added."
             st.rerun()
 
 
 def _deliveries(ctx: Context, incident: Incident) -> None:
-    outbox = ctx.store.outbox(incident.id)
+    outbox = ctx.store.outbox.entries(incident.id)
     if not outbox:
         st.caption("No receivers configured (webhooks, MQTT).")
         return
@@ -204,7 +207,7 @@ def render() -> None:
         _choose(ctx)
         return
     try:
-        incident = ctx.store.get(incident_id)
+        incident = ctx.store.incidents.get(incident_id)
     except FallWatchError as exc:
         st.error(str(exc), icon=":material/search_off:")
         _back()
@@ -212,12 +215,12 @@ def render() -> None:
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         st.success(flash, icon=":material/check:")
-    events, changes = ctx.store.events(incident.id), ctx.store.changes(incident.id)
+    events, changes = ctx.store.incidents.events(incident.id), ctx.store.incidents.changes(incident.id)
     _header(incident)
     _decide(ctx, user, incident)
     _evidence(ctx, user, incident, events)
     st.subheader("Scores over time", anchor=False)
-    points = ctx.store.timeline(incident.id)
+    points = ctx.store.incidents.timeline(incident.id)
     if points:
         st.altair_chart(timeline_chart(points, events, ctx.settings.alerts), width="stretch")
         st.caption("Dashed lines: the thresholds from the alerts settings. Grey lines: what the engine did.")

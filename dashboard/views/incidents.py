@@ -138,8 +138,8 @@ def _table(incidents: list[Incident]) -> None:
 
 
 def _board(ctx: Context, user: User, query: IncidentQuery) -> None:
-    counts = ctx.store.count_incidents(query)
-    incidents = ctx.store.find_incidents(query)
+    counts = ctx.store.incidents.count(query)
+    incidents = ctx.store.incidents.query(query)
     now = datetime.now(UTC)
     st.markdown(
         f'<span class="fw-live">Live · updated {style.local(now, with_date=False)} · '

@@ -24,12 +24,12 @@ MEANING = {
 
 def _still(ctx: Context, user: User, camera: str) -> tuple[bytes | None, str]:
     """The best still frame of `camera` and where it came from."""
-    status = next((s for s in ctx.store.camera_statuses() if s.camera == camera), None)
+    status = next((s for s in ctx.store.cameras.all() if s.camera == camera), None)
     if status is not None and status.frame_path:
         frame = ctx.media.read(status.frame_path, user)
         if frame is not None:
             return frame, "the camera's latest frame"
-    for incident in ctx.store.find_incidents(IncidentQuery(cameras=(camera,), limit=5)):
+    for incident in ctx.store.incidents.query(IncidentQuery(cameras=(camera,), limit=5)):
         snapshot = ctx.media.read(incident.snapshot_path, user)
         if snapshot is not None:
             return snapshot, f"the snapshot of incident #{incident.id}"
@@ -53,7 +53,7 @@ def render() -> None:
     st.title("Zones", anchor=False)
     configured = ctx.settings.alerts.zones
     # Cameras with zones first: they are what this page is for.
-    others = sorted({*ctx.settings.cameras, *ctx.store.camera_names()} - set(configured))
+    others = sorted({*ctx.settings.cameras, *ctx.store.incidents.camera_names()} - set(configured))
     cameras = sorted(configured) + others
     if not cameras:
         st.info("No cameras yet: configure them (and their zones under alerts.zones) in the settings file.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fallwatch.alerts.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify
+from fallwatch.alerts.notifiers.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify
 
 
 @dataclass

@@ -13,8 +13,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from fallwatch.alerts.messages import Routing
-from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.notifiers.messages import Routing
+from fallwatch.alerts.notifiers.notifier import Notifier
 from fallwatch.alerts.records import DeliveryStatus
 from fallwatch.alerts.store import open_store
 from fallwatch.core.config import MqttConfig, NotifyConfig
@@ -55,8 +55,8 @@ def test_a_subscriber_receives_the_incident_and_a_late_one_the_retained_state(tm
     notifier = Notifier(store, config, secret=None)
     try:
         opened, escalated = fall_items(camera)[:2]
-        store.apply(opened)
-        store.apply(escalated)
+        store.incidents.apply(opened)
+        store.incidents.apply(escalated)
         while notifier.run_once():
             pass
         messages = [received.get(timeout=5) for _ in range(4)]
@@ -78,7 +78,7 @@ def test_a_subscriber_receives_the_incident_and_a_late_one_the_retained_state(tm
         assert [i["kind"] for i in state["incidents"]] == ["collapse"]
         late.loop_stop()
         late.disconnect()
-        assert {e.status for e in store.outbox()} == {DeliveryStatus.DELIVERED}
+        assert {e.status for e in store.outbox.entries()} == {DeliveryStatus.DELIVERED}
     finally:
         notifier.close()
         live.loop_stop()
@@ -95,12 +95,12 @@ def test_a_subscriber_receives_the_incident_and_a_late_one_the_retained_state(tm
 def test_an_unreachable_broker_keeps_the_message_pending(tmp_path: Path) -> None:
     config = NotifyConfig(mqtt=MqttConfig(enabled=True, host=HOST, port=1, timeout_s=1))
     store = open_store(f"sqlite:///{tmp_path / 'fw.db'}", Routing.from_config(config))
-    store.apply(fall_items()[0])
+    store.incidents.apply(fall_items()[0])
     notifier = Notifier(store, config, secret=None)
     try:
         assert notifier.run_once() == 1
     finally:
         notifier.close()
-    [entry] = store.outbox()
+    [entry] = store.outbox.entries()
     assert entry.status is DeliveryStatus.PENDING and "MQTT 127.0.0.1:1" in (entry.last_error or "")
     store.close()

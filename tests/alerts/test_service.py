@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from fallwatch.alerts.notify import Notifier
+from fallwatch.alerts.notifiers.notifier import Notifier
 from fallwatch.alerts.service import AlertService
 from fallwatch.alerts.store import open_store
 from fallwatch.core.config import load_settings
@@ -50,7 +50,7 @@ def test_a_fall_in_a_real_clip_is_stored_with_evidence_and_delivered_signed(
     assert [e.kind for e in service.events] == [EventKind.OPENED, EventKind.ESCALATED, EventKind.CLOSED]
 
     store = open_store(f"sqlite:///{data_dir / 'fallwatch.db'}")
-    [incident] = store.incidents()
+    [incident] = store.incidents.query()
     assert incident.key.startswith("e2e:hall/7/") and incident.kind.value == "collapse"
     assert incident.snapshot_path and (data_dir / "media" / incident.snapshot_path).is_file()
     assert incident.clip_path and (data_dir / "media" / incident.clip_path).is_file()
@@ -68,7 +68,7 @@ def test_a_fall_in_a_real_clip_is_stored_with_evidence_and_delivered_signed(
     assert [b["event"] for b in bodies] == ["incident.opened", "incident.escalated", "incident.closed"]
     assert bodies[0]["snapshot_url"] == f"https://fw.example/media/{incident.snapshot_path}"
     assert receiver.bad_signatures == 0
-    assert json.loads(store.outbox()[0].payload)["incident_id"] == incident.id
+    assert json.loads(store.outbox.entries()[0].payload)["incident_id"] == incident.id
     store.close()
 
 

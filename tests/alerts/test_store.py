@@ -11,17 +11,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from fallwatch.alerts.messages import Destination, Routing
+from fallwatch.alerts.notifiers.messages import Destination, Routing
 from fallwatch.alerts.records import (
     DeliveryAttempt,
     DeliveryStatus,
     IncidentKind,
+    IncidentQuery,
     MediaRefs,
     Outcome,
     Status,
     utcnow,
 )
-from fallwatch.alerts.store import VERSION_TABLE, Base, Store, open_store, parse_url
+from fallwatch.alerts.store import Store, open_store, parse_url
+from fallwatch.alerts.store.database import VERSION_TABLE
+from fallwatch.alerts.store.tables import Base
 from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import EventKind, Severity
 from tests.alerts.conftest import fall_items
@@ -34,13 +37,13 @@ HOOKS = Routing(
 
 def test_the_migrated_schema_matches_the_models(store_factory: Factory) -> None:
     store = store_factory()
-    with store._engine.connect() as connection:
+    with store._db._engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         assert compare_metadata(context, Base.metadata) == []
     reopened = store_factory()  # opening again finds the schema current and changes nothing
-    assert reopened.incidents() == []
-    if store._engine.dialect.name == "sqlite":
-        with store._engine.connect() as connection:
+    assert reopened.incidents.query() == []
+    if store._db._engine.dialect.name == "sqlite":
+        with store._db._engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
@@ -48,9 +51,9 @@ def test_an_event_writes_incident_timeline_audit_and_outbox_together(store_facto
     store = store_factory(HOOKS)
     opened, escalated, recovered, closed = fall_items()
     media = MediaRefs("hall/2025-01-01/x.jpg", "hall/2025-01-01/x.mp4")
-    assert store.apply(dataclasses.replace(opened, media=media, zone="kitchen"))
+    assert store.incidents.apply(dataclasses.replace(opened, media=media, zone="kitchen"))
 
-    [incident] = store.incidents()
+    [incident] = store.incidents.query()
     assert (incident.kind, incident.severity, incident.status) == (
         IncidentKind.FALL,
         Severity.WARNING,
@@ -58,8 +61,8 @@ def test_an_event_writes_incident_timeline_audit_and_outbox_together(store_facto
     )
     assert (incident.camera, incident.zone, incident.snapshot_path) == ("hall", "kitchen", media.snapshot)
     assert incident.active and incident.opened_pts == opened.event.pts
-    assert [p.pts for p in store.timeline(incident.id)] == [s.pts for s in opened.samples]
-    outbox = store.outbox(incident.id)
+    assert [p.pts for p in store.incidents.timeline(incident.id)] == [s.pts for s in opened.samples]
+    outbox = store.outbox.entries(incident.id)
     assert sorted(o.destination for o in outbox) == ["mqtt", "ops"]
     assert {o.event for o in outbox} == {"incident.opened"}
     assert len({o.delivery_id for o in outbox}) == 2
@@ -72,103 +75,103 @@ def test_an_event_writes_incident_timeline_audit_and_outbox_together(store_facto
     assert body["sequence"] == 1 and body["camera"] == "hall"
 
     for item in (escalated, recovered, closed):
-        assert store.apply(item)
-    incident = store.get(incident.id)
+        assert store.incidents.apply(item)
+    incident = store.incidents.get(incident.id)
     assert (incident.kind, incident.severity) == (IncidentKind.COLLAPSE, Severity.CRITICAL)
     assert incident.outcome is Outcome.RECOVERED and not incident.active  # CLOSED after RECOVERED keeps it
     assert incident.status is Status.OPEN  # nobody has looked at it yet
-    assert [e.kind for e in store.events(incident.id)] == [
+    assert [e.kind for e in store.incidents.events(incident.id)] == [
         EventKind.OPENED,
         EventKind.ESCALATED,
         EventKind.RECOVERED,
         EventKind.CLOSED,
     ]
     sequences = [
-        json.loads(o.payload)["sequence"] for o in store.outbox(incident.id) if o.destination == "ops"
+        json.loads(o.payload)["sequence"] for o in store.outbox.entries(incident.id) if o.destination == "ops"
     ]
     assert sequences == [1, 2, 3, 4]
-    assert len(store.timeline(incident.id)) == sum(len(i.samples) for i in fall_items())
+    assert len(store.incidents.timeline(incident.id)) == sum(len(i.samples) for i in fall_items())
 
 
 def test_the_same_write_applied_twice_changes_nothing(store_factory: Factory) -> None:
     store = store_factory(HOOKS)
     opened = fall_items()[0]
-    assert store.apply(opened) is True
-    assert store.apply(opened) is False
-    [incident] = store.incidents()
-    assert len(store.events(incident.id)) == 1 and len(store.outbox()) == 2
+    assert store.incidents.apply(opened) is True
+    assert store.incidents.apply(opened) is False
+    [incident] = store.incidents.query()
+    assert len(store.incidents.events(incident.id)) == 1 and len(store.outbox.entries()) == 2
 
 
 def test_people_acknowledge_and_dismiss_with_an_audit_trail(store_factory: Factory) -> None:
     store = store_factory(HOOKS)
     first, second = fall_items("hall")[0], fall_items("kitchen")[0]
-    store.apply(first)
-    store.apply(second)
-    a, b = sorted(i.id for i in store.incidents())
+    store.incidents.apply(first)
+    store.incidents.apply(second)
+    a, b = sorted(i.id for i in store.incidents.query())
 
-    acked = store.acknowledge(a, "ann", "on my way")
+    acked = store.incidents.acknowledge(a, "ann", "on my way")
     assert (
         acked.status is Status.ACKNOWLEDGED and acked.updated_by == "ann" and "ann: on my way" in acked.notes
     )
     with pytest.raises(FallWatchError, match=f"incident {a} is already acknowledged"):
-        store.acknowledge(a, "bob")
-    dismissed = store.mark_false_alarm(b, "bob", "cat on the sofa")
+        store.incidents.acknowledge(a, "bob")
+    dismissed = store.incidents.mark_false_alarm(b, "bob", "cat on the sofa")
     assert dismissed.status is Status.FALSE_ALARM
     with pytest.raises(FallWatchError, match="false alarm"):
-        store.acknowledge(b, "ann")
+        store.incidents.acknowledge(b, "ann")
     with pytest.raises(FallWatchError, match=f"incident {b} is already a false alarm \\(by bob at "):
-        store.mark_false_alarm(b, "ann")
+        store.incidents.mark_false_alarm(b, "ann")
 
     for item in fall_items("hall")[1:]:  # the engine ends the acknowledged incident: it becomes resolved
-        store.apply(
+        store.incidents.apply(
             dataclasses.replace(
                 item, event=dataclasses.replace(item.event, incident_key=first.event.incident_key)
             )
         )
-    assert store.get(a).status is Status.RESOLVED
-    changes = [(c.by, c.field, c.old, c.new) for c in store.changes(a) if c.field == "status"]
+    assert store.incidents.get(a).status is Status.RESOLVED
+    changes = [(c.by, c.field, c.old, c.new) for c in store.incidents.changes(a) if c.field == "status"]
     assert changes == [
         ("engine", "status", None, "open"),
         ("ann", "status", "open", "acknowledged"),
         ("engine", "status", "acknowledged", "resolved"),
     ]
-    assert [o.event for o in store.outbox(b) if o.destination == "ops"] == [
+    assert [o.event for o in store.outbox.entries(b) if o.destination == "ops"] == [
         "incident.opened",
         "incident.false_alarm",
     ]
-    assert [i.id for i in store.incidents(status=Status.FALSE_ALARM)] == [b]
+    assert [i.id for i in store.incidents.query(IncidentQuery(statuses=(Status.FALSE_ALARM,)))] == [b]
 
 
 def test_unknown_incidents_and_missing_names_are_one_line_errors(store_factory: Factory) -> None:
     store = store_factory()
     with pytest.raises(FallWatchError, match=r"^incident 999 not found \(see `fallwatch incidents list`\)$"):
-        store.get(999)
+        store.incidents.get(999)
     with pytest.raises(FallWatchError, match="incident 999 not found"):
-        store.acknowledge(999, "ann")
-    store.apply(fall_items()[0])
+        store.incidents.acknowledge(999, "ann")
+    store.incidents.apply(fall_items()[0])
     with pytest.raises(FallWatchError, match="--by must name who is acting"):
-        store.acknowledge(store.incidents()[0].id, "   ")
+        store.incidents.acknowledge(store.incidents.query()[0].id, "   ")
 
 
 def test_outbox_hands_out_messages_in_order_per_incident_and_receiver(store_factory: Factory) -> None:
     store = store_factory(Routing((Destination("ops", "http://127.0.0.1:9/hook"),)))
     for item in fall_items("hall") + fall_items("kitchen"):
-        store.apply(item)
+        store.incidents.apply(item)
     now = utcnow()
-    first = store.claim_due(now, "w1", lease_s=30, limit=100)
+    first = store.outbox.claim_due(now, "w1", lease_s=30, limit=100)
     # Only the head of each incident's queue is due; the heads are leased to w1 and the rest wait behind them.
     assert [json.loads(e.payload)["sequence"] for e in first] == [1, 1]
-    assert store.claim_due(now, "w2", lease_s=30, limit=100) == []
+    assert store.outbox.claim_due(now, "w2", lease_s=30, limit=100) == []
 
     ok = DeliveryAttempt(utcnow(), True, 200, None, 5.0)
-    store.record_delivery(first[0].id, ok, DeliveryStatus.DELIVERED)
+    store.outbox.record_delivery(first[0].id, ok, DeliveryStatus.DELIVERED)
     retry = DeliveryAttempt(utcnow(), False, 503, "HTTP 503", 5.0)
-    store.record_delivery(first[1].id, retry, DeliveryStatus.PENDING, now + timedelta(seconds=60))
-    second = store.claim_due(utcnow(), "w1", lease_s=30, limit=100)
+    store.outbox.record_delivery(first[1].id, retry, DeliveryStatus.PENDING, now + timedelta(seconds=60))
+    second = store.outbox.claim_due(utcnow(), "w1", lease_s=30, limit=100)
     assert [(e.incident_id, json.loads(e.payload)["sequence"]) for e in second] == [(first[0].incident_id, 2)]
-    later = store.claim_due(now + timedelta(seconds=61), "w2", lease_s=30, limit=100)
+    later = store.outbox.claim_due(now + timedelta(seconds=61), "w2", lease_s=30, limit=100)
     assert first[1].id in [e.id for e in later]  # due again after its backoff
-    assert [a.status_code for a in store.attempts(first[1].id)] == [503]
+    assert [a.status_code for a in store.outbox.attempts(first[1].id)] == [503]
 
 
 def test_a_lease_of_a_dead_notifier_runs_out_and_expired_messages_unblock_the_queue(
@@ -176,15 +179,15 @@ def test_a_lease_of_a_dead_notifier_runs_out_and_expired_messages_unblock_the_qu
 ) -> None:
     store = store_factory(Routing((Destination("ops", "http://127.0.0.1:9/hook"),), expire_after_s=60))
     for item in fall_items()[:2]:
-        store.apply(item)
+        store.incidents.apply(item)
     now = utcnow()
-    [taken] = store.claim_due(now, "dead", lease_s=5, limit=10)
-    assert store.claim_due(now + timedelta(seconds=4), "next", lease_s=5, limit=10) == []
-    [again] = store.claim_due(now + timedelta(seconds=6), "next", lease_s=5, limit=10)
+    [taken] = store.outbox.claim_due(now, "dead", lease_s=5, limit=10)
+    assert store.outbox.claim_due(now + timedelta(seconds=4), "next", lease_s=5, limit=10) == []
+    [again] = store.outbox.claim_due(now + timedelta(seconds=6), "next", lease_s=5, limit=10)
     assert again.delivery_id == taken.delivery_id  # the same id: a receiver that got it before drops the copy
 
-    assert store.expire_due(now + timedelta(seconds=120)) == 2
-    statuses = {o.status for o in store.outbox()}
+    assert store.outbox.expire_due(now + timedelta(seconds=120)) == 2
+    statuses = {o.status for o in store.outbox.entries()}
     assert statuses == {DeliveryStatus.EXPIRED}
 
 
@@ -216,7 +219,7 @@ def test_plain_postgresql_urls_use_psycopg() -> None:
 
 def test_records_are_frozen(store_factory: Factory) -> None:
     store = store_factory()
-    store.apply(fall_items()[0])
-    incident = store.incidents()[0]
+    store.incidents.apply(fall_items()[0])
+    incident = store.incidents.query()[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         incident.status = Status.RESOLVED  # type: ignore[misc]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from fallwatch.alerts.messages import Destination, Routing
-from fallwatch.alerts.notify import Notifier, backoff_s
+from fallwatch.alerts.notifiers.messages import Destination, Routing
+from fallwatch.alerts.notifiers.notifier import Notifier, backoff_s
+from fallwatch.alerts.notifiers.signing import signature_header, verify
 from fallwatch.alerts.records import DeliveryStatus
-from fallwatch.alerts.signing import signature_header, verify
 from fallwatch.alerts.store import Store, open_store
 from fallwatch.core.config import NotifyConfig, WebhookConfig
 from tests.alerts.conftest import fall_items
@@ -46,7 +46,7 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 
 def pending(store: Store) -> int:
-    return len(store.outbox(status=DeliveryStatus.PENDING))
+    return len(store.outbox.entries(status=DeliveryStatus.PENDING))
 
 
 def test_signature_verifies_only_the_exact_body_secret_and_recent_time() -> None:
@@ -88,8 +88,8 @@ def test_every_incident_arrives_once_through_503s_refused_connections_and_a_time
     store = open_store(f"sqlite:///{tmp_path / 'fw.db'}", Routing.from_config(config))
     items = fall_items("hall") + fall_items("kitchen") + fall_items("garden")
     for item in items:
-        store.apply(item)
-    everything = {e.delivery_id for e in store.outbox()}
+        store.incidents.apply(item)
+    everything = {e.delivery_id for e in store.outbox.entries()}
     assert len(everything) == len(items) == 12
 
     notifier = Notifier(store, config, SECRET)
@@ -117,9 +117,11 @@ def test_every_incident_arrives_once_through_503s_refused_connections_and_a_time
     for camera in ("hall", "kitchen", "garden"):
         sequences = [b["sequence"] for b in receiver.applied.values() if b["camera"] == camera]
         assert sequences == [1, 2, 3, 4], camera  # in order per incident
-    errors = [a.error or "" for e in store.outbox() for a in store.attempts(e.id)]
+    errors = [a.error or "" for e in store.outbox.entries() for a in store.outbox.attempts(e.id)]
     assert any("503" in e for e in errors) and any("ConnectError" in e for e in errors)
-    assert all(e.status is DeliveryStatus.DELIVERED and e.delivered_at is not None for e in store.outbox())
+    assert all(
+        e.status is DeliveryStatus.DELIVERED and e.delivered_at is not None for e in store.outbox.entries()
+    )
     assert refused_from - started < 30
     store.close()
 
@@ -139,14 +141,14 @@ def test_a_4xx_is_permanent_and_recorded_but_408_and_429_are_retried(tmp_path: P
     config = fast_config(receiver.url)
     store = open_store(f"sqlite:///{tmp_path / 'fw.db'}", Routing.from_config(config))
     for item in fall_items():
-        store.apply(item)
+        store.incidents.apply(item)
     notifier = Notifier(store, config, SECRET)
     try:
         wait_for(lambda: notifier.run_once() == 0 and pending(store) == 0, 15, "the queue to drain")
     finally:
         notifier.close()
         receiver.stop()
-    entries = store.outbox()
+    entries = store.outbox.entries()
     assert [e.status for e in entries] == [
         DeliveryStatus.FAILED,
         DeliveryStatus.DELIVERED,
@@ -154,8 +156,8 @@ def test_a_4xx_is_permanent_and_recorded_but_408_and_429_are_retried(tmp_path: P
         DeliveryStatus.DELIVERED,
     ]
     assert entries[0].attempts == 1 and entries[0].last_error == "HTTP 404 Not Found"
-    assert [a.status_code for a in store.attempts(entries[1].id)] == [429, 204]
-    assert [a.status_code for a in store.attempts(entries[2].id)] == [408, 204]
+    assert [a.status_code for a in store.outbox.attempts(entries[1].id)] == [429, 204]
+    assert [a.status_code for a in store.outbox.attempts(entries[2].id)] == [408, 204]
     store.close()
 
 
@@ -163,14 +165,14 @@ def test_without_the_secret_nothing_is_sent_unsigned_and_nothing_is_lost(tmp_pat
     receiver = Receiver(SECRET).start()
     config = fast_config(receiver.url)
     store = open_store(f"sqlite:///{tmp_path / 'fw.db'}", Routing.from_config(config))
-    store.apply(fall_items()[0])
+    store.incidents.apply(fall_items()[0])
     notifier = Notifier(store, config, secret=None)
     try:
         notifier.run_once()
     finally:
         notifier.close()
         receiver.stop()
-    [entry] = store.outbox()
+    [entry] = store.outbox.entries()
     assert entry.status is DeliveryStatus.PENDING and "FALLWATCH_WEBHOOK_SECRET is not set" in (
         entry.last_error or ""
     )
@@ -189,7 +191,7 @@ def _start_notifier(db: str, data_dir: Path, log: Path) -> subprocess.Popen[byte
         FALLWATCH_NOTIFY__POLL_S="0.05",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "fallwatch.alerts.notify", "--db", db],
+        [sys.executable, "-m", "fallwatch.app.cli", "notify", "--db", db],
         cwd=REPO,
         env=env,
         stdout=log.open("ab"),
@@ -212,8 +214,8 @@ def test_a_notifier_killed_mid_delivery_is_finished_by_the_next_one(tmp_path: Pa
     routing = Routing((Destination("ops", receiver.url),))
     store = open_store(db, routing)
     for item in fall_items("hall") + fall_items("kitchen"):
-        store.apply(item)
-    everything = {e.delivery_id for e in store.outbox()}
+        store.incidents.apply(item)
+    everything = {e.delivery_id for e in store.outbox.entries()}
 
     log = tmp_path / "notify.log"
     first = _start_notifier(db, tmp_path, log)
@@ -235,8 +237,8 @@ def test_a_notifier_killed_mid_delivery_is_finished_by_the_next_one(tmp_path: Pa
         receiver.stop()
 
     assert set(receiver.applied) == everything
-    assert all(e.status is DeliveryStatus.DELIVERED for e in store.outbox())
-    killed = [e for e in store.outbox() if receiver.arrivals[e.delivery_id] > 1]
+    assert all(e.status is DeliveryStatus.DELIVERED for e in store.outbox.entries())
+    killed = [e for e in store.outbox.entries() if receiver.arrivals[e.delivery_id] > 1]
     assert killed, "the message in flight at the kill should have been sent again"
     assert receiver.duplicates == len(killed)  # and the receiver dropped the copies
     store.close()
@@ -245,7 +247,7 @@ def test_a_notifier_killed_mid_delivery_is_finished_by_the_next_one(tmp_path: Pa
 @pytest.mark.parametrize("url", ["sqlite:////no/such/dir/x.db", "oracle://u@h/db"])
 def test_the_notifier_command_reports_a_bad_database_url_on_one_line(url: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "fallwatch.alerts.notify", "--db", url, "--once"],
+        [sys.executable, "-m", "fallwatch.app.cli", "notify", "--db", url, "--once"],
         cwd=REPO,
         env=dict(os.environ, FALLWATCH_DATA_DIR=str(tmp_path), FALLWATCH_WEBHOOK_SECRET=SECRET),
         capture_output=True,
@@ -253,5 +255,5 @@ def test_the_notifier_command_reports_a_bad_database_url_on_one_line(url: str, t
         timeout=60,
     )
     assert result.returncode == 2
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("fallwatch: error:")]
     assert len(error_lines) == 1 and "database URL" in error_lines[0] and "Traceback" not in result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fallwatch.alerts.messages import Destination, Routing
+from fallwatch.alerts.notifiers.messages import Destination, Routing
 from fallwatch.alerts.store import Store, open_store
 from fallwatch.alerts.writer import IncidentWriter, Spool
 from fallwatch.core.errors import FallWatchError
@@ -38,9 +38,9 @@ def writer_for(url: str, spool_dir: Path) -> IncidentWriter:
 
 
 def counts(store: Store) -> tuple[int, int, int]:
-    incidents = store.incidents()
-    events = sum(len(store.events(i.id)) for i in incidents)
-    return len(incidents), events, len(store.outbox())
+    incidents = store.incidents.query()
+    events = sum(len(store.incidents.events(i.id)) for i in incidents)
+    return len(incidents), events, len(store.outbox.entries())
 
 
 def test_incidents_detected_while_postgres_is_down_are_written_when_it_returns(
@@ -75,8 +75,8 @@ def test_incidents_detected_while_postgres_is_down_are_written_when_it_returns(
 
     with open_store(postgres.url) as store:
         assert counts(store) == (3, 12, 12)
-        for incident in store.incidents():
-            assert [e.kind for e in store.events(incident.id)] == [
+        for incident in store.incidents.query():
+            assert [e.kind for e in store.incidents.events(incident.id)] == [
                 EventKind.OPENED,
                 EventKind.ESCALATED,
                 EventKind.RECOVERED,
@@ -89,7 +89,7 @@ def test_a_write_applied_just_before_a_crash_is_not_applied_twice(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'fw.db'}"
     item = fall_items()[0]
     with open_store(url, ROUTING) as store:
-        store.apply(item)  # in the store, but the crash came before its spool file was deleted
+        store.incidents.apply(item)  # in the store, but the crash came before its spool file was deleted
     spool = Spool(tmp_path / "spool", 10)
     spool.put(item)
     writer = IncidentWriter(lambda: open_store(url, ROUTING), spool, 0.1, 0.5).start()

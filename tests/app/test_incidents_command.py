@@ -23,7 +23,7 @@ from tests.alerts.conftest import fall_items
 def filled(db_url: str) -> str:
     with open_store(db_url) as store:
         for item in fall_items("hall") + fall_items("kitchen")[:1]:
-            store.apply(item)
+            store.incidents.apply(item)
     return db_url
 
 

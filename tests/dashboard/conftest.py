@@ -138,10 +138,10 @@ def site(tmp_path: Path, evidence: Evidence, monkeypatch: pytest.MonkeyPatch) ->
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     with open_store(url) as store:
         for item in engine_items(CAMERA, 3, evidence.opened_pts - 1.0, 12.0, evidence.refs):
-            store.apply(item)
+            store.incidents.apply(item)
         for item in engine_items("hall", 1, 30.0, 2.0):
-            store.apply(item)
-        store.set_user(CARER, hash_password(CARER_PASSWORD))
+            store.incidents.apply(item)
+        store.users.set(CARER, hash_password(CARER_PASSWORD))
     monkeypatch.setenv(CONFIG_ENV, str(config))
     monkeypatch.setenv(STORE_URL_ENV, url)
     monkeypatch.setenv(DATA_DIR_ENV, str(data_dir))

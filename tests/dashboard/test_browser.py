@@ -143,8 +143,8 @@ def test_an_operator_signs_in_and_acknowledges_an_incident_in_chromium(dashboard
         browser.close()
 
     with site.store() as store:
-        incident = store.get(1)
-        changes = store.changes(1)
+        incident = store.incidents.get(1)
+        changes = store.incidents.changes(1)
     assert incident.status in (Status.ACKNOWLEDGED, Status.RESOLVED)  # resolved at once: the person got up
     assert incident.updated_by == NURSE and "helped up, no injury" in incident.notes
     [decision] = [c for c in changes if c.field == "status" and c.by == NURSE]

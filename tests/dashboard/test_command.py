@@ -27,7 +27,7 @@ def test_users_add_list_remove_keep_only_hashes(
     assert _run(["users", "add", "night-nurse", *where], monkeypatch, "a long password\n") == 0
     assert "user night-nurse added" in capsys.readouterr().out
     with open_store(f"sqlite:///{tmp_path / 'fallwatch.db'}") as store:
-        stored = store.user("night-nurse")
+        stored = store.users.get("night-nurse")
     assert stored is not None and stored.password_hash.startswith("$argon2id$")
     assert verify_password(stored.password_hash, "a long password")
     assert "a long password" not in (tmp_path / "fallwatch.db").read_bytes().decode("latin-1")

@@ -56,7 +56,7 @@ def test_a_new_incident_shows_on_the_next_refresh_with_a_toast(site: Site) -> No
     at = signed_in()
     with site.store() as store:
         for item in engine_items("corridor", 7, 50.0, 1.0):
-            store.apply(item)
+            store.incidents.apply(item)
     at.run()  # what the fragment's timer does every refresh_s
     assert list(at.dataframe[0].value["#"])[:1] == [3]
     assert any("New: Fall on corridor (#3)" in t.value for t in at.toast)
@@ -76,8 +76,8 @@ def test_incident_detail_shows_evidence_timeline_history_and_records_decisions(s
     assert not at.exception
     assert f"Incident #1 acknowledged by {NURSE}." in texts(at)
     with site.store() as store:
-        incident = store.get(1)
-        [decision] = [c for c in store.changes(1) if c.by == NURSE]
+        incident = store.incidents.get(1)
+        [decision] = [c for c in store.incidents.changes(1) if c.by == NURSE]
     # The person had already got up: acknowledging an incident that is over resolves it at once.
     assert incident.status is Status.RESOLVED and incident.updated_by == NURSE
     assert decision.field == "status" and decision.note == "Resident helped up, no injury"
@@ -95,8 +95,8 @@ def test_resolve_false_alarm_and_notes_record_the_user(site: Site) -> None:
     at.text_input(key="note_text").input("Reviewed the clip with the day shift")
     next(b for b in at.button if b.label == "Add note").click().run()
     with site.store() as store:
-        incident = store.get(2)
-        changes = store.changes(2)
+        incident = store.incidents.get(2)
+        changes = store.incidents.changes(2)
     assert incident.status is Status.FALSE_ALARM
     assert [(c.field, c.by) for c in changes if c.by == NURSE] == [("status", NURSE), ("note", NURSE)]
     assert "Reviewed the clip with the day shift" in incident.notes
@@ -113,8 +113,8 @@ def test_a_media_path_outside_the_media_root_is_refused_on_the_page(site: Site, 
     with site.store() as store:
         items = engine_items("hall", 9, 80.0, 1.0)
         bad = MediaRefs(snapshot=f"../{'../' * 12}{str(outside).lstrip('/')}", clip=str(outside))
-        store.apply(dataclasses.replace(items[0], media=bad))
-        [incident] = store.find_incidents(IncidentQuery(cameras=("hall",), limit=1))
+        store.incidents.apply(dataclasses.replace(items[0], media=bad))
+        [incident] = store.incidents.query(IncidentQuery(cameras=("hall",), limit=1))
     at = _open("incident", id=str(incident.id))
     assert len(at.image) == 0 and not at.get("video")
     assert "'..' is refused" in at.error[0].value
@@ -128,8 +128,8 @@ def test_cameras_says_honestly_when_no_worker_has_reported(site: Site) -> None:
 
 def test_cameras_show_each_workers_report(site: Site) -> None:
     with site.store() as store:
-        store.report_camera_status(CAMERA, CameraState.CONNECTED, 9.7, 4, 1, site.evidence.refs.snapshot)
-        store.report_camera_status("hall", CameraState.RECONNECTING, 0.0, 0, 3, detail="connection refused")
+        store.cameras.report(CAMERA, CameraState.CONNECTED, 9.7, 4, 1, site.evidence.refs.snapshot)
+        store.cameras.report("hall", CameraState.RECONNECTING, 0.0, 0, 3, detail="connection refused")
     at = _open("cameras")
     said = texts(at)
     assert f"**{CAMERA}** :green-badge[Connected]" in said and "**hall** :orange-badge[Reconnecting]" in said
@@ -151,8 +151,8 @@ def test_zones_are_drawn_on_the_latest_still_frame(site: Site) -> None:
 
 def test_exports_write_a_falldata_manifest_of_reviewed_incidents(site: Site) -> None:
     with site.store() as store:
-        store.acknowledge(1, NURSE, "fell by the bed")
-        store.mark_false_alarm(2, NURSE, "sat down on purpose")
+        store.incidents.acknowledge(1, NURSE, "fell by the bed")
+        store.incidents.mark_false_alarm(2, NURSE, "sat down on purpose")
     at = _open("exports")
     assert at.get("download_button"), "the CSV download"
     next(b for b in at.button if b.label == "Write training export").click().run()

@@ -1,4 +1,4 @@
-"""What is sent, and where: the JSON body of an incident message and the configured receivers.
+"""What is sent, and where: the JSON bodies of incident messages, the configured receivers, a camera's state.
 
 The body is built when the event is stored (in the same transaction as the incident) and kept verbatim in the
 outbox, so a message retried a day later says what was true when it happened, and its signature covers exactly
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fallwatch.alerts.records import Incident
+from fallwatch.alerts.records import Incident, IncidentQuery, Status, utcnow
+from fallwatch.alerts.store import Message, Store
 from fallwatch.core.config import NotifyConfig
 
 SCHEMA_VERSION = 1
@@ -40,15 +41,19 @@ class Routing:
             destinations.append(Destination("mqtt", f"mqtt://{mqtt.host}:{mqtt.port}/{mqtt.topic_prefix}"))
         return cls(tuple(destinations), notify.media_base_url, notify.expire_after_s)
 
+    def messages(
+        self, incident: Incident, event: str, at: datetime, sequence: int, pts: float | None
+    ) -> tuple[Message, ...]:
+        """One message per receiver, all with the same body (the store queues them in its transaction)."""
+        if not self.destinations:
+            return ()
+        body = incident_message(incident, event, at, sequence, self, pts)
+        return tuple(Message(d.name, d.target, body) for d in self.destinations)
+
     def link(self, path: str | None) -> str | None:
         if path is None or self.media_base_url is None:
             return path
         return f"{self.media_base_url.rstrip('/')}/{path}"
-
-
-def event_name(kind: str) -> str:
-    """The X-FallWatch-Event value: incident.opened, incident.escalated, incident.acknowledged, ..."""
-    return f"incident.{kind}"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -81,5 +86,28 @@ def incident_message(
         "peak_score": round(incident.peak_score, 4),
         "snapshot_url": routing.link(incident.snapshot_path),
         "clip_url": routing.link(incident.clip_path),
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def camera_state(store: Store, camera: str) -> str:
+    """The retained state of a camera: its incidents still being followed, worst first."""
+    query = IncidentQuery(cameras=(camera,), active=True, limit=50)
+    active = [i for i in store.incidents.query(query) if i.status is not Status.FALSE_ALARM]
+    active.sort(key=lambda i: (i.severity.value != "critical", -i.id))
+    body = {
+        "camera": camera,
+        "alarm": bool(active),
+        "severity": active[0].severity.value if active else None,
+        "incidents": [
+            {
+                "incident_id": i.id,
+                "kind": i.kind.value,
+                "severity": i.severity.value,
+                "status": i.status.value,
+            }
+            for i in active
+        ],
+        "updated_at": utcnow().isoformat(),
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=True)

@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from fallwatch.alerts.delivery import SendResult, failed
+from fallwatch.alerts.notifiers.base import Channel, SendResult, failed
 from fallwatch.alerts.records import OutboxEntry
 
 
@@ -32,7 +32,11 @@ def parse_target(target: str) -> tuple[str, int, str]:
     return parts.hostname, parts.port or 1883, parts.path.strip("/") or "fallwatch"
 
 
-class MqttSender:
+class MqttChannel(Channel):
+    """Each message on the camera's incident topic, then the camera's state, retained."""
+
+    schemes = ("mqtt",)
+
     def __init__(self, state_of: Callable[[str], str], qos: int = 1, timeout_s: float = 10.0):
         """`state_of(camera)` gives the retained state JSON of a camera at the moment of sending."""
         self._state_of = state_of

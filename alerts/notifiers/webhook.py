@@ -10,16 +10,25 @@ import time
 
 import httpx
 
-from fallwatch.alerts.delivery import SendResult, failed
+from fallwatch.alerts.notifiers.base import Channel, SendResult, failed
+from fallwatch.alerts.notifiers.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+)
 from fallwatch.alerts.records import OutboxEntry
-from fallwatch.alerts.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signature_header
 from fallwatch.core.config import WEBHOOK_SECRET_ENV
 
 RETRIED_4XX = frozenset({408, 429})
 USER_AGENT = "FallWatch-Webhook/1"
 
 
-class WebhookSender:
+class WebhookChannel(Channel):
+    """Signed JSON POSTs; each configured receiver's timeout applies to its URL."""
+
+    schemes = ("http", "https")
+
     def __init__(
         self, secret: str | None, timeouts: dict[str, float] | None = None, default_timeout_s: float = 10.0
     ):
@@ -28,6 +37,9 @@ class WebhookSender:
         self._timeouts = timeouts or {}
         self._default_timeout_s = default_timeout_s
         self._client = httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT})
+
+    def ready(self) -> bool:
+        return self._secret is not None
 
     def close(self) -> None:
         self._client.close()
