@@ -54,7 +54,9 @@ def layer_violations(package: str, source: str) -> list[str]:
     for line, module in imported_modules(source):
         parts = module.split(".")
         if parts[0] in LAYERS:
-            problems.append(f"line {line}: {module} outside the fallwatch namespace (import fallwatch.{module})")
+            problems.append(
+                f"line {line}: {module} outside the fallwatch namespace (import fallwatch.{module})"
+            )
         elif parts[0] == "fallwatch" and len(parts) > 1 and parts[1] in LAYERS:
             target = parts[1]
             if target != package and LAYERS[target] >= LAYERS[package]:
