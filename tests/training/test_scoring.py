@@ -11,6 +11,7 @@ from fallwatch.training.scoring import (
     VideoScores,
     choose_rule,
     first_alarm,
+    judge_alarms,
     score_videos,
     summarize,
 )
@@ -65,3 +66,19 @@ def test_held_series_needs_the_condition_for_the_whole_hold() -> None:
     held = held_series(pts, condition, hold_s=0.5)
     on = pts[held.scores > 0]
     assert np.isclose(on[0], 1.5) and not np.any((on > 1.75) & (on < 2.45))
+
+
+def test_empty_samples_have_no_rates_rather_than_zero() -> None:
+    """`fallwatch eval` and cross-validation share this summary: nothing to count is None, not 0.0."""
+    summary = summarize([], adl_hours=0.0)
+    assert summary["sensitivity"] is None and summary["specificity"] is None
+    assert summary["precision"] is None and summary["f1"] is None
+    assert summary["false_alarms_per_hour"] is None and summary["falls"] == 0
+
+
+def test_every_alarm_of_a_daily_activity_video_counts_per_hour_but_only_the_first_decides() -> None:
+    outcome = judge_alarms("adl.mp4", "src", False, None, [40.0, 12.0, 70.0])
+    assert (outcome.result, outcome.alarm_s, outcome.alarms) == ("false_alarm", 12.0, 3)
+    assert summarize([outcome], adl_hours=0.5)["false_alarms_per_hour"] == 6.0
+    fall = judge_alarms("fall.mp4", "src", True, 5.0, [6.5, 30.0])
+    assert (fall.result, fall.latency_s, fall.detected) == ("caught", 1.5, True)
