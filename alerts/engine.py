@@ -5,7 +5,8 @@ Each track's scores are smoothed (an exponential moving average). An incident op
 followed by lying within `fall_to_lying_s`. While the person stays down and still (their box centre stays within
 `still_radius` of where they came to rest) for `collapse_after_s`, the incident escalates to COLLAPSE. When they
 get up first it is marked RECOVERED; `cooldown_s` later (still up) it is CLOSED. A fall within the cooldown
-continues the same incident: one incident per person per event, never one per window.
+continues the same incident, but is an event of its own (FELL_AGAIN): a person who falls again must never go
+untold because they fell soon after getting up. One incident per person per event, never one per window.
 
 A track that goes silent for `lost_after_s` is lost; its incident passes to a track that starts near where it was
 within `reattach_s` (trackers often give a person who lay down a new id), or is CLOSED.
@@ -65,7 +66,7 @@ class _Incident:
     phase: _Phase = _Phase.DOWN
     severity: Severity = Severity.WARNING
     peak: float = 0.0
-    told_down: bool = True  # whether receivers were told the person is down since the last recovery
+    escalated_this_fall: bool = False  # each fall of the incident may escalate once, if they lie still again
     still_anchor: tuple[float, float] | None = None
     still_since: float | None = None
     up_since: float | None = None
@@ -319,9 +320,7 @@ class AlertEngine:
         if incident.phase is _Phase.UP:
             if not fell:
                 return []  # the cooldown itself is timed in _advance
-            # Down again within the cooldown: the same incident goes on (receivers hear of it if it escalates).
-            incident.phase, incident.up_since, incident.told_down = _Phase.DOWN, None, False
-            incident.still_anchor = incident.still_since = None
+            return [self._fall_again(incident, smoothed, prediction)]
         return self._follow(incident, track, smoothed, prediction, resting)
 
     def _fell(self, track: _Track, smoothed: Mapping[str, float], pts: float) -> bool:
@@ -353,6 +352,18 @@ class AlertEngine:
             incident, EventKind.OPENED, prediction.pts, max(smoothed["falling"], smoothed["lying"])
         )
 
+    def _fall_again(
+        self, incident: _Incident, smoothed: Mapping[str, float], prediction: Prediction
+    ) -> Alert:
+        """Down again within the cooldown: the same incident goes on, and receivers are told at once."""
+        incident.phase, incident.up_since, incident.escalated_this_fall = _Phase.DOWN, None, False
+        incident.still_anchor = incident.still_since = None
+        incident.peak = max(incident.peak, prediction.scores["falling"])
+        self._update_stillness(incident, smoothed, prediction, resting=False)
+        return self._emit(
+            incident, EventKind.FELL_AGAIN, prediction.pts, max(smoothed["falling"], smoothed["lying"])
+        )
+
     def _follow(
         self,
         incident: _Incident,
@@ -367,17 +378,12 @@ class AlertEngine:
         if track.normal_run >= cfg.recover_windows:
             incident.phase, incident.up_since = _Phase.UP, pts
             incident.still_anchor = incident.still_since = None
-            track.fall_run, track.last_fall_pts = 0, None  # the fall that is over must not reopen it
-            if not incident.told_down:
-                return []
-            incident.told_down = False
+            track.fall_run, track.last_fall_pts = 0, None  # the fall that is over must not count again
             return [self._emit(incident, EventKind.RECOVERED, pts, smoothed["normal"])]
         self._update_stillness(incident, smoothed, prediction, resting)
         down_for = pts - incident.still_since if incident.still_since is not None else 0.0
-        if down_for >= cfg.collapse_after_s and (
-            incident.severity is Severity.WARNING or not incident.told_down
-        ):
-            incident.severity, incident.told_down = Severity.CRITICAL, True
+        if down_for >= cfg.collapse_after_s and not incident.escalated_this_fall:
+            incident.severity, incident.escalated_this_fall = Severity.CRITICAL, True
             return [self._emit(incident, EventKind.ESCALATED, pts, smoothed["lying"])]
         return []
 

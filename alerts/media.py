@@ -10,7 +10,9 @@ Clips are H.264 (libx264) when this PyAV build has it, else MPEG-4 Part 2, with 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 import cv2
 
 from fallwatch.alerts.records import MediaRefs
-from fallwatch.core.config import MediaConfig
+from fallwatch.core.config import MediaConfig, is_valid_name
 from fallwatch.core.files import write_atomic
 from fallwatch.core.types import Frame, Image
 from fallwatch.ingest.video_writer import Mp4Writer, VideoError
@@ -35,10 +37,37 @@ def safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("._") or "incident"
 
 
+def camera_folder(camera: str) -> str:
+    """A camera's folder under the media root: one plain path component whatever the name.
+
+    Settings only let valid names in, and those are used as they are; any other name (one from an older
+    database, or from code that skipped the settings) becomes a sanitised one with a hash, so that it can neither
+    lead out of the root nor share a folder with another camera.
+    """
+    if is_valid_name(camera):
+        return camera
+    digest = hashlib.sha256(camera.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{safe_name(camera)[:48]}-{digest}"
+
+
 def relative_paths(camera: str, key: str, wall: datetime) -> MediaRefs:
-    folder = f"{camera}/{wall:%Y-%m-%d}"
+    folder = f"{camera_folder(camera)}/{wall:%Y-%m-%d}"
     name = safe_name(key)
     return MediaRefs(snapshot=f"{folder}/{name}.jpg", clip=f"{folder}/{name}.mp4")
+
+
+class MediaPathError(ValueError):
+    """A media path that would lead out of the media root."""
+
+
+def inside_root(root: Path, relative: str) -> Path:
+    """`root / relative`, or MediaPathError unless it stays inside `root` once '..' and absolute parts are
+    resolved: the last guard, behind valid names and `camera_folder`, for every path joined from a name."""
+    path = root / relative
+    base, full = os.path.abspath(root), os.path.abspath(path)
+    if full == base or os.path.commonpath([base, full]) != base:
+        raise MediaPathError(f"{relative!r}: media path leads out of the media root {root}")
+    return path
 
 
 def encode_jpeg(image: Image, quality: int) -> bytes:
@@ -96,13 +125,17 @@ class EvidenceRecorder:
         if snapshot_frame is None:
             return MediaRefs()  # no frame of this camera seen yet: nothing to show
         assert refs.snapshot is not None and refs.clip is not None
-        write_atomic(self.root / refs.snapshot, encode_jpeg(snapshot_frame.image, self.config.jpeg_quality))
+        try:
+            snapshot, clip = inside_root(self.root, refs.snapshot), inside_root(self.root, refs.clip)
+        except MediaPathError as exc:
+            # The incident itself matters more than its evidence: it is still stored, without files.
+            log.error("no evidence for %s: %s", key, exc)
+            return MediaRefs()
+        write_atomic(snapshot, encode_jpeg(snapshot_frame.image, self.config.jpeg_quality))
         start = pts - self.config.pre_roll_s
         pre_roll = [f for f in state.ring if start <= f.pts <= pts + self.config.post_roll_s]
         first = pre_roll[0] if pre_roll else snapshot_frame
-        writer = Mp4Writer(
-            self.root / refs.clip, NOMINAL_FPS, crf=self.config.crf, start_pts=first.pts
-        ).open()
+        writer = Mp4Writer(clip, NOMINAL_FPS, crf=self.config.crf, start_pts=first.pts).open()
         for frame in pre_roll:
             writer.write(frame.image, frame.pts)
         state.recordings.append(_Recording(key, pts + self.config.post_roll_s, writer))

@@ -205,6 +205,7 @@ class CameraState(StrEnum):
     CONNECTED = "connected"  # frames are arriving
     RECONNECTING = "reconnecting"  # the source failed or stalled; the worker is trying again
     STOPPED = "stopped"  # the worker stopped reading it (shut down, or the file ended)
+    BEHIND = "behind"  # frames arrive but too few of them are analysed; the detail says how many
 
 
 @dataclass(frozen=True, slots=True)

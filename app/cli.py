@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fallwatch.app.cli_options import add_db_option, add_settings_options
+from fallwatch.app.cli_options import add_camera_option, add_db_option, add_settings_options, camera_name
 from fallwatch.app.dashboard_command import add_dashboard_parser
 from fallwatch.app.incidents_command import add_incidents_parser
 from fallwatch.app.notify_command import add_notify_parser
@@ -38,7 +39,13 @@ class OneLineParser(argparse.ArgumentParser):
     """Reports a usage mistake on one line that points to --help, instead of the full usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
+
+
+def printable(text: str) -> str:
+    """`text` with what a terminal would act on (newlines, escape sequences, stray surrogates) shown escaped:
+    messages quote what the user typed, and that must not break the one line or move the cursor."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _crop(text: str) -> tuple[int, int, int, int]:
@@ -54,7 +61,7 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if value <= 0:
+    if not value > 0 or not math.isfinite(value):  # `not >` also refuses nan
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
@@ -75,7 +82,7 @@ def _add_track(subparsers: Any) -> None:
         metavar="PATH_OR_URL",
         help="a video file, an rtsp://, http(s):// stream URL, or a device (/dev/video0)",
     )
-    parser.add_argument("--camera", default="camera", metavar="NAME", help="camera name in the output")
+    add_camera_option(parser, "camera name in the output", default="camera")
     parser.add_argument("--fps", type=_positive, help="frames analysed per second of video (default 10)")
     parser.add_argument(
         "--crop",
@@ -114,7 +121,7 @@ def _add_run(subparsers: Any) -> None:
         metavar="PATH_OR_URL",
         help="a video file or stream to watch instead of the configured cameras (repeatable)",
     )
-    parser.add_argument("--camera", metavar="NAME", help="the camera name for a single --source")
+    add_camera_option(parser, "the camera name for a single --source")
     add_db_option(parser)
     parser.add_argument("--media-dir", type=Path, metavar="DIR", help="where clips and snapshots go")
     parser.add_argument(
@@ -190,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_camera(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    # Every command's --camera (`incidents list` filters by one) names a camera as the settings define it; run and
+    # track check theirs as they parse, this catches the rest before any command runs.
+    camera = getattr(args, "camera", None)
+    if isinstance(camera, str):
+        try:
+            camera_name(camera)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument --camera: {exc}")
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -258,7 +276,9 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_camera(parser, args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -267,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except FallWatchError as exc:
-        print(f"fallwatch: error: {exc}", file=sys.stderr)
+        print(f"fallwatch: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`fallwatch track ... | head`): stop quietly, as Unix tools do.

@@ -129,6 +129,7 @@ def users_add(name: str, config: Path | None, data_dir: Path | None, db: str | N
     with _store(settings, db)[1] as store:
         existed = store.users.get(name) is not None
         store.users.set(name, password_hash)
+        store.sessions.end_all(name)  # signed in with the old password: out (they would be refused anyway)
     print(f"user {name} {'password changed' if existed else 'added'}")
     return 0
 
@@ -137,6 +138,7 @@ def users_remove(name: str, config: Path | None, data_dir: Path | None, db: str 
     with _store(_settings(config, data_dir), db)[1] as store:
         if not store.users.remove(name):
             raise FallWatchError(f"user {name!r} not found in the database (see `fallwatch users list`)")
+        store.sessions.end_all(name)
     print(f"user {name} removed")
     return 0
 

@@ -1,83 +1,127 @@
 """Prometheus metrics and a health endpoint for a running pipeline, on one small HTTP server.
 
-`/metrics` is the Prometheus text format; `/healthz` is JSON with each camera's state, 200 while every live
-camera is connected and 503 otherwise (a load balancer or Kubernetes probe reads the status code).
+`/metrics` is the Prometheus text format; `/healthz` is JSON with each camera's state: 200 with status `ok`, or
+503 with status `down` (a live camera is disconnected) or `degraded` (a live camera is analysed too rarely; the
+body names it and its rate). A load balancer or Kubernetes readiness probe reads the status code.
+
+Every per-camera series exists, at zero, from the moment a camera is added, so that a rate or an alert on it
+works before its first event (a reconnect counter that appears only at the first reconnect alerts on nothing).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from fallwatch.ingest.sources import SourceStats
+from fallwatch.app.health import CameraHealth
+from fallwatch.core.types import EventKind
+from fallwatch.detectors.motion import GateCounts
+from fallwatch.ingest.cameras import Camera
 
 STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+SKIP_REASONS = ("queue_full", "adaptation")
 HealthReport = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 class PipelineMetrics:
-    """Per-camera counters and per-stage latency, in a registry of their own (one per pipeline)."""
+    """Per-camera counters and gauges and per-stage latency, in a registry of their own (one per pipeline)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cameras: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry()
-        per_camera = ["camera"]
-        self.decoded = Counter(
-            "fallwatch_frames_decoded", "Frames decoded", per_camera, registry=self.registry
+        self.decoded = self._counter("fallwatch_frames_decoded", "Frames decoded")
+        self.picked = self._counter(
+            "fallwatch_frames_picked", "Frames due for analysis at the configured rate (ingest.fps)"
         )
-        self.analysed = Counter(
-            "fallwatch_frames_analysed", "Frames analysed", per_camera, registry=self.registry
+        self.analysed = self._counter(
+            "fallwatch_frames_analysed", "Frames the analysis loop finished (detector, tracker, recognizer)"
         )
-        self.dropped = Counter(
-            "fallwatch_frames_dropped", "Live frames dropped (queue full)", per_camera, registry=self.registry
+        self.skipped = Counter("fallwatch_frames_skipped", "Frames due for analysis but never analysed, by reason "
+                               "(queue_full: dropped from a full live queue; adaptation: the rate was lowered "
+                               "under load)", ["camera", "reason"], registry=self.registry)  # fmt: skip
+        self.detected = self._counter(
+            "fallwatch_frames_detected", "Analysed frames the person detector ran on (motion, or keep-alive)"
         )
-        self.corrupt = Counter(
-            "fallwatch_packets_corrupt", "Corrupt packets skipped", per_camera, registry=self.registry
+        self.gated = self._counter(
+            "fallwatch_frames_gated",
+            "Analysed frames whose detector run motion gating skipped (nothing moved: the last detections hold)",
         )
-        self.reconnects = Counter(
-            "fallwatch_reconnects", "Live source reconnects", per_camera, registry=self.registry
+        self.dropped = self._counter("fallwatch_frames_dropped", "Live frames dropped (queue full)")
+        self.corrupt = self._counter("fallwatch_packets_corrupt", "Corrupt packets skipped")
+        self.reconnects = self._counter("fallwatch_reconnects", "Live source reconnects")
+        self.fps = self._gauge(
+            "fallwatch_analysed_fps", "Frames really analysed per second, last 10 s of wall time"
         )
-        self.fps = Gauge(
-            "fallwatch_analysed_fps",
-            "Analysed frames per second (wall clock)",
-            per_camera,
-            registry=self.registry,
+        self.sampling_fps = self._gauge(
+            "fallwatch_sampling_fps", "Rate frames are queued at now (under ingest.fps while load lowers it)"
         )
-        self.connected = Gauge(
-            "fallwatch_camera_connected",
-            "1 while the camera's source is connected",
-            per_camera,
-            registry=self.registry,
+        self.behind = self._gauge(
+            "fallwatch_camera_behind", "1 while a live camera is analysed under its floor"
         )
+        self.connected = self._gauge("fallwatch_camera_connected", "1 while the camera's source is connected")
         self.incidents = Counter(
             "fallwatch_incident_events", "Incident events emitted", ["camera", "kind"], registry=self.registry
         )
         self.stage = Histogram("fallwatch_stage_seconds", "Wall time of a pipeline stage per batch", ["stage"],
                                buckets=STAGE_BUCKETS, registry=self.registry)  # fmt: skip
-        self._last: dict[str, SourceStats] = {}
+        self._last: dict[str, dict[str, int]] = {}  # per camera, each counter's total at the last update
+        for camera in cameras:
+            self.add_camera(camera)
 
-    def update_camera(self, camera: str, stats: SourceStats, fps: float) -> None:
-        """Counters advance by what the source's own totals grew since the last call."""
-        last = self._last.get(camera, SourceStats())
-        for counter, now, before in (
-            (self.decoded, stats.decoded, last.decoded),
-            (self.analysed, stats.analysed, last.analysed),
-            (self.dropped, stats.dropped, last.dropped),
-            (self.corrupt, stats.corrupt, last.corrupt),
-            (self.reconnects, stats.reconnects, last.reconnects),
-        ):
-            if now > before:
-                counter.labels(camera).inc(now - before)
-        self._last[camera] = SourceStats(
-            stats.decoded, stats.analysed, stats.dropped, stats.corrupt, stats.reconnects
-        )
-        self.fps.labels(camera).set(fps)
-        self.connected.labels(camera).set(1 if stats.connected else 0)
+    def _counter(self, name: str, documentation: str) -> Counter:
+        return Counter(name, documentation, ["camera"], registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(name, documentation, ["camera"], registry=self.registry)
+
+    def add_camera(self, camera: str) -> None:
+        """Creates every series of `camera` at zero (again is harmless)."""
+        if camera in self._last:
+            return
+        for metric in (self.decoded, self.picked, self.analysed, self.detected, self.gated, self.dropped,
+                       self.corrupt, self.reconnects, self.fps, self.sampling_fps, self.behind,
+                       self.connected):  # fmt: skip
+            metric.labels(camera)
+        for reason in SKIP_REASONS:
+            self.skipped.labels(camera, reason)
+        for kind in EventKind:
+            self.incidents.labels(camera, kind.value)
+        self._last[camera] = {}
+
+    def update_camera(self, camera: Camera, health: CameraHealth, gate: GateCounts | None = None) -> None:
+        """Counters advance by what the camera's own totals grew since the last call; gauges take `health`."""
+        self.add_camera(camera.name)
+        last = self._last[camera.name]
+        totals = self._totals(camera)
+        if gate is not None:
+            totals += [("detected", self.detected.labels(camera.name), gate.detected),
+                       ("gated", self.gated.labels(camera.name), gate.skipped)]  # fmt: skip
+        for key, child, total in totals:
+            if total > last.get(key, 0):
+                child.inc(total - last.get(key, 0))
+            last[key] = total
+        self.fps.labels(camera.name).set(health.analysed_fps)
+        self.sampling_fps.labels(camera.name).set(health.sampling_fps)
+        self.behind.labels(camera.name).set(1 if health.behind else 0)
+        self.connected.labels(camera.name).set(1 if camera.stats.connected else 0)
+
+    def _totals(self, camera: Camera) -> list[tuple[str, Counter, int]]:
+        name, stats, counts = camera.name, camera.stats, camera.counts
+        return [
+            ("decoded", self.decoded.labels(name), stats.decoded),
+            ("picked", self.picked.labels(name), counts.picked),
+            ("analysed", self.analysed.labels(name), counts.analysed),
+            ("queue_full", self.skipped.labels(name, "queue_full"), counts.dropped),
+            ("adaptation", self.skipped.labels(name, "adaptation"), counts.adapted),
+            ("dropped", self.dropped.labels(name), counts.dropped),
+            ("corrupt", self.corrupt.labels(name), stats.corrupt),
+            ("reconnects", self.reconnects.labels(name), stats.reconnects),
+        ]
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,7 +4,9 @@ cameras -> perception (detector batch over all cameras, per-camera tracker and t
 over every ready tubelet of every camera) -> alert service (engine on stream time, evidence, store writer).
 
 Stages are decoupled by each camera's bounded queue and by the store writer's own thread; nothing here grows with
-the length of a run except the optional prediction log that `eval` asks for.
+the length of a run except the optional prediction log that `eval` asks for. A frame counts as analysed once the
+recognizer has judged what it completed; live cameras' rates adapt to what this loop keeps up with (`CameraHub`),
+and `AnalysisMonitor` says when a camera is still analysed too rarely.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fallwatch.alerts.service import AlertService
+from fallwatch.app.health import AnalysisMonitor
 from fallwatch.app.metrics import PipelineMetrics
 from fallwatch.core.config import Settings
 from fallwatch.core.timing import StageTimer
@@ -32,7 +35,9 @@ log = logging.getLogger(__name__)
 class CameraReport:
     name: str
     decoded: int
-    analysed: int
+    picked: int  # due for analysis at the configured rate
+    analysed: int  # really analysed
+    skipped: int  # picked but never analysed: dropped from a full queue, or skipped by adaptation
     dropped: int
     corrupt: int
     reconnects: int
@@ -86,24 +91,36 @@ class Pipeline:
         self.observer = observer
         self.last_frames: dict[str, Frame] = {}  # the newest analysed frame per camera, for status reports
 
-    def run(self, cameras: list[Camera], stop: threading.Event | None = None) -> RunResult:
+    def run(
+        self,
+        cameras: list[Camera],
+        stop: threading.Event | None = None,
+        monitor: AnalysisMonitor | None = None,
+    ) -> RunResult:
         """Runs until every camera ends (files) or `stop` is set (then drains what is queued)."""
         stop = stop or threading.Event()
+        monitor = monitor or AnalysisMonitor(cameras, self.settings.ingest)
         start, analysed = time.monotonic(), 0
         predictions: list[Prediction] = []
         flushed: set[str] = set()
-        hub = CameraHub(cameras)
+        by_name = {camera.name: camera for camera in cameras}
+        if self.metrics is not None:
+            for camera in cameras:
+                self.metrics.add_camera(camera.name)
+        hub = CameraHub(cameras, adapt=True)
         with hub:
             for batch in hub.batches():
                 if stop.is_set():
                     hub.request_stop()
                 tubelets = self._perceive(batch)
-                analysed += len(batch)
                 for name in set(hub.finished()) - flushed:
                     flushed.add(name)
                     tubelets += self.perception.finish(name)
                 predictions += self._judge(tubelets)
-                self._report(hub, cameras, start)
+                for frame in batch:
+                    by_name[frame.camera].counts.analysed += 1
+                analysed += len(batch)
+                self._report(cameras, monitor)
             for name in set(hub.finished()) - flushed:
                 predictions += self._judge(self.perception.finish(name))
         stored = self.alerts.close()
@@ -137,12 +154,12 @@ class Pipeline:
                 self.metrics.incidents.labels(event.camera, event.kind.value).inc()
         return predictions
 
-    def _report(self, hub: CameraHub, cameras: list[Camera], start: float) -> None:
+    def _report(self, cameras: list[Camera], monitor: AnalysisMonitor) -> None:
+        healths = monitor.check()  # also where a camera falling behind is logged, when nobody polls /healthz
         if self.metrics is None:
             return
-        elapsed = max(time.monotonic() - start, 1e-6)
         for camera in cameras:
-            self.metrics.update_camera(camera.name, camera.stats, camera.stats.analysed / elapsed)
+            self.metrics.update_camera(camera, healths[camera.name], self.perception.gate_counts(camera.name))
         for stage, seconds in self.timer.seconds.items():
             # The timer accumulates; the histogram gets each stage's growth since the last report.
             grown = seconds - self._reported.get(stage, 0.0)
@@ -152,7 +169,7 @@ class Pipeline:
 
     @staticmethod
     def _camera_report(camera: Camera, hub: CameraHub) -> CameraReport:
-        stats = camera.stats
+        stats, counts = camera.stats, camera.counts
         error = hub.errors.get(camera.name)
-        return CameraReport(camera.name, stats.decoded, stats.analysed, stats.dropped, stats.corrupt,
-                            stats.reconnects, str(error) if error else None)  # fmt: skip
+        return CameraReport(camera.name, stats.decoded, counts.picked, counts.analysed, counts.skipped,
+                            counts.dropped, stats.corrupt, stats.reconnects, str(error) if error else None)  # fmt: skip

@@ -11,27 +11,42 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
-from fallwatch.alerts.media import encode_jpeg
+from fallwatch.alerts.media import MediaPathError, camera_folder, encode_jpeg, inside_root
+from fallwatch.alerts.notifiers.home_assistant import HomeAssistantBridge
+from fallwatch.alerts.notifiers.mqtt import BrokerOptions, MqttSession
 from fallwatch.alerts.notifiers.notifier import Notifier
 from fallwatch.alerts.records import CameraState, DeliveryStatus
 from fallwatch.alerts.service import AlertService
 from fallwatch.alerts.store import Store, StoreUnavailable, open_store, resolve_url
+from fallwatch.app.health import AnalysisMonitor, CameraHealth
 from fallwatch.app.metrics import MetricsServer, PipelineMetrics
 from fallwatch.app.pipeline import Pipeline, RunResult
-from fallwatch.core.config import CameraConfig, Settings, WebhookConfig, webhook_secret
-from fallwatch.core.errors import FallWatchError
+from fallwatch.core.config import (
+    CameraConfig,
+    Section,
+    Settings,
+    WebhookConfig,
+    check_name,
+    mqtt_password,
+    settings_errors,
+    webhook_secret,
+)
+from fallwatch.core.errors import FallWatchError, TruncatedVideoError
 from fallwatch.core.files import write_atomic
 from fallwatch.ingest.cameras import Camera
 from fallwatch.recognizer.infer import Recognizer
 
 log = logging.getLogger(__name__)
+
+SectionT = TypeVar("SectionT", bound=Section)
 
 STATUS_JPEG_QUALITY = 80  # the Cameras page shows a thumbnail: small files matter more than detail
 
@@ -46,27 +61,47 @@ class RunOptions:
 
 
 def apply_options(settings: Settings, options: RunOptions) -> Settings:
-    """The settings with the command line's database, media folder, webhooks and sources folded in."""
+    """The settings with the command line's database, media folder, webhooks and sources folded in.
+
+    Each option is validated as the settings would validate it: a bad one fails here, on one line naming it.
+    """
+    if options.camera is not None:
+        check_name(options.camera, "--camera")
     update: dict[str, object] = {}
     if options.db is not None:
-        update["store"] = settings.store.model_copy(update={"url": options.db})
+        with settings_errors("--db"):
+            update["store"] = _copy_with(settings.store, url=options.db)
     if options.media_dir is not None:
-        update["media"] = settings.media.model_copy(update={"root": options.media_dir})
+        with settings_errors("--media-dir"):
+            update["media"] = _copy_with(settings.media, root=options.media_dir)
     if options.webhooks:
-        extra = [WebhookConfig(name=f"cli-{i}", url=url) for i, url in enumerate(options.webhooks, start=1)]
-        update["notify"] = settings.notify.model_copy(
-            update={"webhooks": [*settings.notify.webhooks, *extra]}
-        )
+        extra = []
+        for i, url in enumerate(options.webhooks, start=1):
+            with settings_errors(f"--webhook {url!r}"):
+                extra.append(WebhookConfig(name=f"cli-{i}", url=url))
+        with settings_errors("--webhook"):
+            update["notify"] = _copy_with(settings.notify, webhooks=[*settings.notify.webhooks, *extra])
     if options.sources:
-        update["cameras"] = {_camera_name(options, source, i): CameraConfig(source=source)
-                             for i, source in enumerate(options.sources)}  # fmt: skip
+        with settings_errors("--source"):
+            update["cameras"] = {_camera_name(options, source, i): CameraConfig(source=source)
+                                 for i, source in enumerate(options.sources)}  # fmt: skip
     return settings.model_copy(update=update)
+
+
+def _copy_with(section: SectionT, **changes: object) -> SectionT:
+    # Assigned one by one, so that each change is validated (`model_copy(update=...)` validates nothing).
+    copy = section.model_copy(deep=True)
+    for key, value in changes.items():
+        setattr(copy, key, value)
+    return copy
 
 
 def _camera_name(options: RunOptions, source: str, index: int) -> str:
     if options.camera and len(options.sources) == 1:
         return options.camera
-    stem = "".join(c if c.isalnum() or c in "_.-" else "-" for c in Path(source.split("?")[0]).stem)[:60]
+    # Named after the source: ASCII letters and digits kept, no leading '.', so always a valid name.
+    stem = Path(source.split("?")[0]).stem
+    stem = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "-" for c in stem).lstrip(".")[:60]
     return f"{stem or 'camera'}-{index + 1}" if len(options.sources) > 1 else (stem or "camera")
 
 
@@ -82,8 +117,12 @@ def build_cameras(settings: Settings) -> list[Camera]:
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM; a second signal interrupts at once."""
+def stop_on_signals(cameras: Sequence[Camera] = ()) -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, which also stops `cameras` decoding; a second signal interrupts at once.
+
+    The cameras are stopped here, not only when the analysis loop next sees the event: a camera that never
+    connected yields no frame, so that loop would never look, and the camera would keep retrying for ever.
+    """
     stop = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -91,6 +130,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
             raise KeyboardInterrupt
         log.warning("signal %d: stopping; draining queues and flushing notifications", signum)
         stop.set()
+        for camera in cameras:
+            camera.stop()  # only sets its event: safe in a signal handler
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -141,15 +182,18 @@ class OutboxDelivery:
 
 class CameraStatusReporter:
     """Tells the store, every few seconds, how each camera is doing, with a recent frame (the dashboard's Cameras
-    page reads it). Runs on its own thread: a slow database never stalls video."""
+    page reads it). Runs on its own thread: a slow database never stalls video, and a stuck analysis loop is
+    still reported, as behind.
+
+    The fps reported is the rate really analysed over the monitor's window; a camera analysed under its floor is
+    `behind`, with "analysing 1.2 of 10 fps (minimum 2)" as its detail."""
 
     def __init__(self, store: Store, cameras: list[Camera], pipeline: Pipeline, media_root: Path,
-                 every_s: float = 5.0) -> None:  # fmt: skip
+                 monitor: AnalysisMonitor, every_s: float = 5.0) -> None:  # fmt: skip
         self.store, self.cameras, self.pipeline = store, cameras, pipeline
-        self.media_root, self.every_s = media_root, every_s
+        self.media_root, self.monitor, self.every_s = media_root, monitor, every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="camera-status", daemon=True)
-        self._started = time.monotonic()
 
     def start(self) -> CameraStatusReporter:
         self._thread.start()
@@ -165,27 +209,46 @@ class CameraStatusReporter:
             self.report()
 
     def report(self, final: bool = False) -> None:
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        healths = self.monitor.check()
         for camera in self.cameras:
-            if final or not camera.stats.connected:
-                state = CameraState.STOPPED if final else CameraState.RECONNECTING
-            else:
-                state = CameraState.CONNECTED
+            health = healths[camera.name]
+            state, detail = self.state_of(health, final)
             try:
                 self.store.cameras.report(
-                    camera.name, state, camera.stats.analysed / elapsed, camera.stats.dropped,
-                    camera.stats.reconnects, frame_path=self._save_frame(camera.name),
+                    camera.name, state, health.analysed_fps, camera.counts.dropped, camera.stats.reconnects,
+                    frame_path=self._save_frame(camera.name), detail=detail,
                 )  # fmt: skip
             except (StoreUnavailable, OSError) as exc:
                 log.warning("camera status of %s not stored: %s", camera.name, exc)
+
+    @staticmethod
+    def state_of(health: CameraHealth, final: bool = False) -> tuple[CameraState, str | None]:
+        """The state a camera's status row gets, and its detail."""
+        if final:
+            return CameraState.STOPPED, None
+        if health.live and not health.connected:
+            return CameraState.RECONNECTING, None
+        if health.behind:
+            return CameraState.BEHIND, health.summary
+        if health.sampling_fps < health.target_fps:
+            return (
+                CameraState.CONNECTED,
+                f"sampling {health.sampling_fps:.1f} of {health.target_fps:g} fps under load",
+            )
+        return CameraState.CONNECTED, None
 
     def _save_frame(self, camera: str) -> str | None:
         frame = self.pipeline.last_frames.get(camera)
         if frame is None:
             return None
-        relative = Path("status") / f"{camera}.jpg"
-        write_atomic(self.media_root / relative, encode_jpeg(frame.image, STATUS_JPEG_QUALITY))
-        return relative.as_posix()
+        relative = f"status/{camera_folder(camera)}.jpg"
+        try:
+            path = inside_root(self.media_root, relative)
+        except MediaPathError as exc:
+            log.error("status frame of %s not saved: %s", camera, exc)
+            return None
+        write_atomic(path, encode_jpeg(frame.image, STATUS_JPEG_QUALITY))
+        return relative
 
 
 def run(settings: Settings, options: RunOptions) -> int:
@@ -196,47 +259,59 @@ def run(settings: Settings, options: RunOptions) -> int:
     store = open_store(
         url, connect_timeout_s=settings.store.connect_timeout_s
     )  # migrates before threads start
+    bridge = home_assistant_bridge(store, [camera.name for camera in cameras], settings)
     alerts = AlertService.from_settings(
         settings, run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ/"), url=url
     )
-    metrics = PipelineMetrics()
+    metrics = PipelineMetrics(camera.name for camera in cameras)
+    monitor = AnalysisMonitor(cameras, settings.ingest)
     pipeline = Pipeline(settings, recognizer, alerts, metrics=metrics)
-    server = _metrics_server(settings, metrics, cameras)
+    server = _metrics_server(settings, metrics, monitor)
     delivery = OutboxDelivery(store, settings).start()
     media_root = settings.resolved_media_root
-    status = CameraStatusReporter(store, cameras, pipeline, media_root).start()
+    status = CameraStatusReporter(store, cameras, pipeline, media_root, monitor).start()
     try:
-        with stop_on_signals() as stop:
-            result = pipeline.run(cameras, stop)
+        with stop_on_signals(cameras) as stop:
+            result = pipeline.run(cameras, stop, monitor)
         status.stop()
         left = delivery.flush(settings.server.flush_timeout_s)
     finally:
+        if bridge is not None:
+            bridge.stop()
         delivery.close()
         if server is not None:
             server.stop()
     print_summary(result, store, settings, left)
     store.close()
-    errors = [report.error for report in result.cameras.values() if report.error]
-    if errors:
-        raise FallWatchError(errors[0])
+    failed = [report for report in result.cameras.values() if report.error]
+    if failed:
+        # Only cut files, each read as far as it goes: exit 3 as for one file (the README's promise), else 2.
+        truncated = {camera.name for camera in cameras if camera.stats.truncated}
+        partial = all(report.name in truncated for report in failed)
+        raise (TruncatedVideoError if partial else FallWatchError)(str(failed[0].error))
     return 0
 
 
+def home_assistant_bridge(store: Store, cameras: list[str], settings: Settings) -> HomeAssistantBridge | None:
+    """Home Assistant's discovery and states, when MQTT is on; a broker that refuses us stops the run here."""
+    mqtt = settings.notify.mqtt
+    if not (mqtt.enabled and mqtt.home_assistant.discovery):
+        return None
+    options = BrokerOptions.from_config(mqtt, mqtt_password())
+    bridge = HomeAssistantBridge(
+        store, cameras, mqtt, settings.resolved_media_root, lambda will: MqttSession(options, will)
+    )
+    return bridge.start()
+
+
 def _metrics_server(
-    settings: Settings, metrics: PipelineMetrics, cameras: list[Camera]
+    settings: Settings, metrics: PipelineMetrics, monitor: AnalysisMonitor
 ) -> MetricsServer | None:
     if settings.server.metrics_port == 0:
         return None
-
-    def health() -> tuple[bool, dict[str, object]]:
-        states = {c.name: {"live": c.live, "connected": c.stats.connected, "decoded": c.stats.decoded,
-                           "analysed": c.stats.analysed, "dropped": c.stats.dropped,
-                           "reconnects": c.stats.reconnects} for c in cameras}  # fmt: skip
-        healthy = all(s["connected"] or not s["live"] for s in states.values())
-        return healthy, {"status": "ok" if healthy else "degraded", "cameras": states}
-
     try:
-        server = MetricsServer(metrics, health, settings.server.metrics_port, settings.server.metrics_address)
+        server = MetricsServer(metrics, monitor.report, settings.server.metrics_port,
+                               settings.server.metrics_address)  # fmt: skip
     except OSError as exc:
         raise FallWatchError(
             f"metrics port {settings.server.metrics_port}: cannot listen ({exc.strerror}); "

@@ -11,7 +11,8 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from fallwatch.app.render import draw_tracks
-from fallwatch.core.config import CameraConfig, Settings
+from fallwatch.core.config import CameraConfig, Settings, check_name, settings_errors
+from fallwatch.core.errors import FallWatchError
 from fallwatch.detectors.perception import Perception, PerceptionStep
 from fallwatch.ingest.cameras import Camera, CameraHub
 from fallwatch.ingest.video_writer import Mp4Writer
@@ -45,11 +46,14 @@ def run_track(
     duration_s: float | None,
     crop: tuple[int, int, int, int] | None,
 ) -> int:
-    camera = Camera(camera_name, CameraConfig(source=source, crop=crop), settings.ingest, connect_attempts=3)
-    perception = Perception(settings)
+    check_name(camera_name, "--camera")
+    with settings_errors("--source/--crop"):
+        config = CameraConfig(source=source, crop=crop)
+    camera = Camera(camera_name, config, settings.ingest, connect_attempts=3)
     with ExitStack() as stack:
         sink: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open_output(Path(out)))
-        writer = stack.enter_context(Mp4Writer(render, camera.sampler_fps)) if render else None
+        writer = _enter_render(stack, render, camera.sampler_fps) if render else None
+        perception = Perception(settings)  # after the outputs open: a bad --out fails before a model loads
         progress = stack.enter_context(
             tqdm(
                 total=getattr(camera.source, "declared_frames", None) or None,
@@ -77,5 +81,19 @@ def run_track(
 
 
 def _open_output(path: Path) -> IO[str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("w", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise FallWatchError(
+            f"--out {path}: cannot write ({exc.strerror}); expected a writable file"
+        ) from None
+
+
+def _enter_render(stack: ExitStack, path: Path, fps: float) -> Mp4Writer:
+    try:
+        return stack.enter_context(Mp4Writer(path, fps))
+    except OSError as exc:  # its folder cannot be made
+        raise FallWatchError(
+            f"--render {path}: cannot write ({exc.strerror}); expected a writable file"
+        ) from None

@@ -221,6 +221,7 @@ class EventKind(StrEnum):
     OPENED = "opened"
     ESCALATED = "escalated"
     RECOVERED = "recovered"
+    FELL_AGAIN = "fell_again"  # down again within the cooldown after RECOVERED: same incident, told again
     CLOSED = "closed"
 
 

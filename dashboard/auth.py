@@ -1,8 +1,10 @@
 """Signing in and out of the dashboard, and who is signed in for this browser session.
 
 No page and no media is shown without a signed-in user: the entry script registers only the sign-in page until
-there is one, and every page asks `require_user` again. With FALLWATCH_DASHBOARD_SECRET set, a signed cookie
-keeps the sign-in across page reloads for `dashboard.session_hours`.
+there is one, and every page asks `require_user` again. With FALLWATCH_DASHBOARD_SECRET set, a session kept in
+the store (dashboard/sessions.py) and an HttpOnly cookie set by the cookie route (dashboard/cookie_route.py) keep
+the sign-in across page reloads for `dashboard.session_hours`. Signing out ends that session in the store, so a
+copy of the cookie is worth nothing afterwards. Wrong passwords are counted in the store (`Throttle`).
 """
 
 from __future__ import annotations
@@ -13,24 +15,23 @@ import logging
 import streamlit as st
 
 from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.cookie_route import session_path
 from fallwatch.dashboard.tokens import COOKIE
 from fallwatch.dashboard.users import User
 
 log = logging.getLogger("fallwatch.dashboard")
 
 USER_KEY = "fallwatch_user"
-SIGNED_OUT_KEY = "fallwatch_signed_out"  # ignore the cookie this session was opened with
-COOKIE_PENDING_KEY = "fallwatch_cookie_pending"  # a cookie to set (or "" to clear) on the next page shown
+SESSION_KEY = "fallwatch_session_id"  # this browser session's session in the store, when sessions are kept
+COOKIE_PENDING_KEY = "fallwatch_cookie_pending"  # a grant to take as the cookie, or "" to drop the cookie
 
 
 def current_user(ctx: Context) -> User | None:
-    """The signed-in user of this session, checked against the directory on every run (a removed user is out)."""
+    """The signed-in user of this session, checked against the directory and the store on every run: a removed
+    user, a new password or a sign-out in another tab ends it."""
     name = st.session_state.get(USER_KEY)
     if isinstance(name, str):
-        if ctx.users.password_hash(name) is not None:
-            return User(name)
-        del st.session_state[USER_KEY]
-        return None
+        return _still_signed_in(ctx, name)
     return _from_cookie(ctx)
 
 
@@ -43,33 +44,48 @@ def require_user(ctx: Context) -> User:
     return user
 
 
-def _from_cookie(ctx: Context) -> User | None:
-    if ctx.signer is None or st.session_state.get(SIGNED_OUT_KEY):
+def rerun_unless_signed_in(ctx: Context) -> None:
+    """For fragments that refresh on their own: once the session has ended, the whole page runs again (and shows
+    the sign-in form) instead of the fragment going on showing incidents and pictures."""
+    if current_user(ctx) is None:
+        st.rerun(scope="app")
+
+
+def _still_signed_in(ctx: Context, name: str) -> User | None:
+    password_hash = ctx.users.password_hash(name)
+    session_id = st.session_state.get(SESSION_KEY)
+    if password_hash is None or (
+        ctx.sessions is not None
+        and not (isinstance(session_id, int) and ctx.sessions.lasts(session_id, name, password_hash))
+    ):
+        st.session_state.pop(USER_KEY, None)
+        st.session_state.pop(SESSION_KEY, None)
         return None
-    token = st.context.cookies.get(COOKIE)
-    name = ctx.signer.name_in(token) if token else None
-    password_hash = ctx.users.password_hash(name) if name else None
-    if token is None or name is None or password_hash is None or not ctx.signer.valid(token, password_hash):
-        return None
-    st.session_state[USER_KEY] = name
     return User(name)
 
 
-def _cookie_script(value: str, max_age_s: int) -> str:
-    # json.dumps quotes the value safely for JavaScript; tokens hold only [A-Za-z0-9_.-] anyway.
-    cookie = json.dumps(f"{COOKIE}={value}; path=/; max-age={max_age_s}; SameSite=Strict")
-    return (
-        f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');</script>"
-    )
+def _from_cookie(ctx: Context) -> User | None:
+    token = st.context.cookies.get(COOKIE)
+    if ctx.sessions is None or not token:
+        return None
+    session = ctx.sessions.holder(token, ctx.users.password_hash)
+    if session is None:
+        return None
+    st.session_state[USER_KEY] = session.user_name
+    st.session_state[SESSION_KEY] = session.id
+    return User(session.user_name)
 
 
 def pending_cookie_script() -> str:
-    """The script that sets or clears the sign-in cookie, as the last sign-in or sign-out asked; else ""."""
+    """The script that has the cookie route set the sign-in cookie (after a sign-in) or clear it (after a
+    sign-out), as the last one asked; else "". The cookie itself never passes through the page."""
     pending = st.session_state.pop(COOKIE_PENDING_KEY, None)
-    if isinstance(pending, tuple):
-        value, max_age = pending
-        return _cookie_script(value, max_age)
-    return ""
+    if not isinstance(pending, str):
+        return ""
+    # json.dumps quotes the path and the grant safely for JavaScript.
+    request = f"{{method: 'POST', body: {json.dumps(pending)}" if pending else "{method: 'DELETE'"
+    options = request + ", credentials: 'same-origin', cache: 'no-store'}"
+    return f"<script>fetch({json.dumps(session_path())}, {options});</script>"
 
 
 def sign_in(ctx: Context, name: str, password: str) -> str | None:
@@ -86,22 +102,24 @@ def sign_in(ctx: Context, name: str, password: str) -> str | None:
         return "Wrong user name or password."
     ctx.throttle.succeeded(name)
     st.session_state[USER_KEY] = user.name
-    st.session_state.pop(SIGNED_OUT_KEY, None)
     password_hash = ctx.users.password_hash(user.name)
-    if ctx.signer is not None and password_hash is not None:
-        lifetime = int(ctx.settings.dashboard.session_hours * 3600)
-        st.session_state[COOKIE_PENDING_KEY] = (
-            ctx.signer.issue(user.name, password_hash, lifetime),
-            lifetime,
-        )
+    if ctx.sessions is not None and password_hash is not None:
+        session, grant = ctx.sessions.open(user.name, password_hash)
+        st.session_state[SESSION_KEY] = session.id
+        st.session_state[COOKIE_PENDING_KEY] = grant
     log.info("%s signed in", user.name)
     return None
 
 
-def sign_out() -> None:
-    st.session_state.pop(USER_KEY, None)
-    st.session_state[SIGNED_OUT_KEY] = True
-    st.session_state[COOKIE_PENDING_KEY] = ("", 0)  # max-age 0 deletes it
+def sign_out(ctx: Context) -> None:
+    """End this session here and in the store (every tab and every copy of its cookie with it)."""
+    session_id = st.session_state.pop(SESSION_KEY, None)
+    name = st.session_state.pop(USER_KEY, None)
+    if ctx.sessions is not None:
+        if isinstance(session_id, int):
+            ctx.sessions.end(session_id)
+        st.session_state[COOKIE_PENDING_KEY] = ""
+    log.info("%s signed out", name)
 
 
 def sign_in_page() -> None:
@@ -131,5 +149,5 @@ def sign_in_page() -> None:
             if problem is None:
                 st.rerun()
             st.error(problem, icon=":material/block:")
-        if ctx.signer is None:
+        if ctx.sessions is None:
             st.caption("You will be asked to sign in again after reloading the page.")

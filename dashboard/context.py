@@ -19,7 +19,8 @@ from fallwatch.core.config import Settings, dashboard_secret, load_settings
 from fallwatch.core.errors import FallWatchError
 from fallwatch.dashboard.launch import CONFIG_ENV, DATA_DIR_ENV, STORE_URL_ENV
 from fallwatch.dashboard.media import MediaRoot
-from fallwatch.dashboard.tokens import Signer
+from fallwatch.dashboard.sessions import Sessions
+from fallwatch.dashboard.tokens import TokenKey
 from fallwatch.dashboard.users import Directory, Throttle
 
 
@@ -29,7 +30,7 @@ class Context:
     store: Store
     media: MediaRoot
     users: Directory
-    signer: Signer | None  # None: no FALLWATCH_DASHBOARD_SECRET, so sign-ins do not survive a reload
+    sessions: Sessions | None  # None: no FALLWATCH_DASHBOARD_SECRET, so sign-ins do not survive a reload
     throttle: Throttle
     exports: Path  # where training exports are written
 
@@ -45,21 +46,28 @@ def _open(config: str | None, url: str | None, data_dir: str | None) -> Context:
         settings.store.connect_timeout_s,
     )
     secret = dashboard_secret()
+    lifetime_s = settings.dashboard.session_hours * 3600
     return Context(
         settings=settings,
         store=store,
         media=MediaRoot(settings.resolved_media_root),
         users=Directory(dict(settings.dashboard.users), store),
-        signer=Signer(secret) if secret else None,
-        throttle=Throttle(),
+        sessions=Sessions(store, TokenKey(secret), lifetime_s) if secret else None,
+        throttle=Throttle(store),
         exports=settings.data_dir / "exports",
     )
+
+
+def shared() -> Context:
+    """The same context outside a page (the cookie route); FallWatchError on a configuration or database
+    problem."""
+    return _open(os.environ.get(CONFIG_ENV), os.environ.get(STORE_URL_ENV), os.environ.get(DATA_DIR_ENV))
 
 
 def current() -> Context:
     """The dashboard's context; on a configuration or database problem, one line on the page and a stop."""
     try:
-        return _open(os.environ.get(CONFIG_ENV), os.environ.get(STORE_URL_ENV), os.environ.get(DATA_DIR_ENV))
+        return shared()
     except FallWatchError as exc:
         st.error(f"FallWatch cannot start: {exc}", icon=":material/error:")
         st.stop()

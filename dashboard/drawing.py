@@ -28,6 +28,15 @@ def encode(image: np.ndarray) -> bytes:
     return bytes(buffer.tobytes())
 
 
+def shrink(jpeg: bytes, max_width: int) -> bytes:
+    """The picture at most `max_width` pixels wide (the same bytes when it already is, or is no JPEG)."""
+    image = decode(jpeg)
+    if image is None or image.shape[1] <= max_width:
+        return jpeg
+    height = round(image.shape[0] * max_width / image.shape[1])
+    return encode(cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA))
+
+
 def _label(canvas: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int]) -> None:
     """Text on a filled tag, so that it stays readable on any background."""
     font, scale, thickness = cv2.FONT_HERSHEY_SIMPLEX, 0.55, 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-APP = Path(__file__).with_name("app.py")
+# Streamlit's ASGI app on dashboard/app.py plus FallWatch's cookie route; `streamlit run` finds the app in it.
+SERVER = Path(__file__).with_name("asgi.py")
 CONFIG_ENV = "FALLWATCH_DASHBOARD_CONFIG"  # the YAML file, if any; the rest is FALLWATCH_* settings variables
 STORE_URL_ENV = "FALLWATCH_STORE__URL"  # the settings' own variable for store.url
 DATA_DIR_ENV = "FALLWATCH_DATA_DIR"  # the settings' own variable for data_dir
@@ -46,4 +47,4 @@ def streamlit_command(address: str, port: int) -> list[str]:
         "logger.hideWelcomeMessage": "true",
     }
     flags = [f"--{name}={value}" for name, value in options.items()]
-    return [sys.executable, "-m", "streamlit", "run", str(APP), *flags]
+    return [sys.executable, "-m", "streamlit", "run", str(SERVER), *flags]

@@ -22,6 +22,10 @@ CSS = """
   /* Incident cards: containers keyed fw-critical-ID or fw-warning-ID get a coloured edge. */
   [class*="st-key-fw-critical"] { border-left: 6px solid #dc2626 !important; background: #fef2f2; }
   [class*="st-key-fw-warning"] { border-left: 6px solid #f59e0b !important; background: #fffbeb; }
+  /* Pictures and clips embedded by dashboard/embedded_media.py, as st.image and st.video showed them. */
+  .fw-media { margin: 0 0 1rem 0; }
+  .fw-media img, .fw-media video { display: block; width: 100%; border-radius: .5rem; }
+  .fw-media figcaption { color: #6b7280; font-size: .875rem; text-align: center; margin-top: .35rem; }
 </style>
 """
 
@@ -41,6 +45,7 @@ KIND_WORDS = {IncidentKind.FALL: "Fall", IncidentKind.COLLAPSE: "Collapse"}
 SEVERITY_WORDS = {Severity.CRITICAL: "Critical", Severity.WARNING: "Warning"}
 CAMERA_WORDS = {
     CameraState.CONNECTED: ("Connected", "green"),
+    CameraState.BEHIND: ("Behind", "red"),  # frames arrive, but too few are analysed: falls may be missed
     CameraState.RECONNECTING: ("Reconnecting", "orange"),
     CameraState.STOPPED: ("Stopped", "gray"),
 }

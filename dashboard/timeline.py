@@ -1,5 +1,5 @@
 """An incident's score timeline as a chart: the three scores over stream time, the thresholds that decide, and
-the moments the engine acted (opened, escalated, recovered)."""
+the moments the engine acted (opened, escalated, recovered, fell again, closed)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def _thresholds(config: AlertsConfig) -> tuple[list[dict[str, Any]], list[dict[s
         {"threshold": v, "name": f"{' / '.join(names)} threshold {v:.2f}"} for v, names in by_value.items()
     ]
     return rules, labels
+
+
+def event_label(event: EventRecord) -> str:
+    """How an engine event is named on the chart: its kind in words ("fell again", not "fell_again")."""
+    return event.kind.value.replace("_", " ")
 
 
 def timeline_chart(
@@ -72,7 +77,7 @@ def timeline_chart(
         .mark_text(align="left", dx=4, dy=-7, fontSize=11, color=EVENT_COLOUR)
         .encode(y="threshold:Q", text="name:N", x=alt.value(0))
     )
-    moments = alt.Chart(alt.InlineData(values=[{"pts": e.pts, "event": e.kind.value} for e in events]))
+    moments = alt.Chart(alt.InlineData(values=[{"pts": e.pts, "event": event_label(e)} for e in events]))
     marks = moments.mark_rule(color=EVENT_COLOUR, strokeWidth=1.5).encode(x="pts:Q")
     labels = moments.mark_text(align="left", dx=4, baseline="top", color=EVENT_COLOUR, fontSize=11).encode(
         x="pts:Q", text="event:N", y=alt.value(4)

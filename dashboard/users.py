@@ -6,11 +6,10 @@ database. `User` is what a successful sign-in hands out, and what reading media 
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from dataclasses import dataclass, field
-from threading import Lock
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from fallwatch.alerts.records import utcnow
 from fallwatch.alerts.store import Store
 from fallwatch.dashboard.passwords import verify_password
 
@@ -23,31 +22,28 @@ class User:
     name: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Throttle:
-    """Wrong passwords per user name, in this process: slows down guessing from any number of browser tabs."""
+    """Wrong passwords per user name, kept in the store: slows down guessing from any number of browser tabs and
+    dashboard processes, and restarting the dashboard does not lift a lockout."""
 
-    failures: dict[str, deque[float]] = field(default_factory=dict)
-    lock: Lock = field(default_factory=Lock)
+    store: Store
 
-    def locked_for(self, name: str, now: float | None = None) -> float:
+    def locked_for(self, name: str, now: datetime | None = None) -> float:
         """Seconds until `name` may try again (0 when it may now)."""
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            recent = self.failures.get(name, deque())
-            while recent and now - recent[0] > FAILURE_WINDOW_S:
-                recent.popleft()
-            if len(recent) < MAX_FAILURES:
-                return 0.0
-            return FAILURE_WINDOW_S - (now - recent[0])
+        now = now or utcnow()
+        recent = self.store.sessions.failed_sign_ins(name, since=now - timedelta(seconds=FAILURE_WINDOW_S))
+        if len(recent) < MAX_FAILURES:
+            return 0.0
+        # Free again once the MAX_FAILURES-th newest failure has left the window.
+        return max(0.0, FAILURE_WINDOW_S - (now - recent[-MAX_FAILURES]).total_seconds())
 
-    def failed(self, name: str, now: float | None = None) -> None:
-        with self.lock:
-            self.failures.setdefault(name, deque()).append(time.monotonic() if now is None else now)
+    def failed(self, name: str, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        self.store.sessions.failed_sign_in(name, now, forget_before=now - timedelta(seconds=FAILURE_WINDOW_S))
 
     def succeeded(self, name: str) -> None:
-        with self.lock:
-            self.failures.pop(name, None)
+        self.store.sessions.clear_failed_sign_ins(name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""The person detector: ultralytics YOLO pose (boxes and 17 keypoints), batched over frames.
+"""The person detector: ultralytics YOLO pose (boxes and 17 keypoints), batched over frames, run by PyTorch,
+ONNX Runtime or OpenVINO (`detector.backend`, see detectors/export.py).
 
-Ultralytics objects never leave this module: callers get `app.types.Detection` in source pixels.
+Ultralytics objects never leave this module and the export: callers get `Detection` in source pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fallwatch.core.config import DetectorConfig, Settings
 from fallwatch.core.devices import pick_device
 from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import NUM_KEYPOINTS, Detection, Frame
+from fallwatch.detectors.export import choose_backend, export
 from fallwatch.detectors.weights import resolve_weights
 
 PERSON_CLASS = 0
@@ -45,6 +47,11 @@ class PersonDetector:
             config.model, config.weights, settings.resolved_models_dir, settings.allow_network
         )
         _quiet_ultralytics(settings.data_dir, settings.allow_network)
+        self.backend = choose_backend(config.backend, self.device, self.weights)
+        if self.backend != "torch":
+            self._load(self.weights)  # refuses a file that is not YOLO pose weights before exporting it
+            cache = config.export_dir or settings.resolved_models_dir / "exports"
+            self.weights = str(export(Path(self.weights), self.backend, cache, config.imgsz))
         self._model = self._load(self.weights)
         self._threads = torch.get_num_threads()
         self._warm_up()
@@ -53,7 +60,7 @@ class PersonDetector:
         from ultralytics import YOLO  # type: ignore[attr-defined]  # imported after the environment is set
 
         try:
-            model = YOLO(weights, task="pose")
+            model = YOLO(weights, task="pose")  # a .pt, an .onnx file or an OpenVINO folder
         except (
             RuntimeError,
             pickle.UnpicklingError,
@@ -89,7 +96,7 @@ class PersonDetector:
                     conf=self.config.conf,
                     iou=self.config.iou,
                     classes=[PERSON_CLASS],
-                    device=self.device,
+                    device=self.device if self.backend == "torch" else "cpu",
                     max_det=self.config.max_people,
                     verbose=False,
                 )

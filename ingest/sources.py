@@ -67,6 +67,7 @@ class SourceStats:
     reconnects: int = 0
     connected: bool = False
     last_frame_wall: float = 0.0
+    truncated: bool = False  # a file that ended early: what it held was read, the rest is missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class FileSource:
                     yield DecodedFrame(self.stats.decoded, last_pts, frame)
         except av.error.FFmpegError as exc:
             # Demuxing itself failed: the rest of the file cannot be reached.
+            self.stats.truncated = True
             raise TruncatedVideoError(
                 f"{self.path}: unreadable after frame {self.stats.decoded} ({_error_text(exc)})"
             ) from None
@@ -168,6 +170,7 @@ class FileSource:
         declared = self.declared_duration_s
         # The last frame starts one frame before the end; a shortfall of more than a tenth means a cut file.
         if declared > 1.0 and last_pts < declared * 0.9 - 0.25:
+            self.stats.truncated = True
             raise TruncatedVideoError(
                 f"{self.path}: file is truncated: decoded {self.stats.decoded} frames up to {last_pts:.1f} s "
                 f"of {declared:.1f} s"
@@ -209,6 +212,10 @@ class _StreamClock:
         self._last = value
         self._last_wall = time.monotonic()
         return value
+
+
+class _Stopped(Exception):
+    """Connecting was given up because the source was asked to stop."""
 
 
 class LiveSource:
@@ -297,7 +304,9 @@ class LiveSource:
             reraise=True,
         )
         try:
-            return retrying(self._open)
+            return retrying(self._open_unless_stopped, stop)
+        except _Stopped:
+            return None
         except (av.error.FFmpegError, OSError) as exc:
             if stop.is_set():
                 return None
@@ -318,6 +327,36 @@ class LiveSource:
             stop.wait(seconds)  # a stop request cuts the backoff short
 
         return sleep
+
+    def _open_unless_stopped(self, stop: threading.Event) -> Any:
+        """`_open` on a helper thread, so that a stop request is not kept waiting for a slow connection to time
+        out (PyAV's open cannot be interrupted from outside); a connection that comes too late is closed."""
+        outcome: list[Any] = []  # the container, or the exception that opening raised
+        done, given_up, lock = threading.Event(), threading.Event(), threading.Lock()
+
+        def attempt() -> None:
+            try:
+                result: Any = self._open()
+            except Exception as exc:
+                result = exc
+            with lock:
+                if not given_up.is_set():
+                    outcome.append(result)
+                    done.set()
+                    return
+            if not isinstance(result, Exception):
+                result.close()  # connected too late: nobody is waiting for it any more
+
+        threading.Thread(target=attempt, name=f"open-{self.source}", daemon=True).start()
+        while not done.wait(0.1):
+            if stop.is_set():
+                with lock:
+                    if not done.is_set():
+                        given_up.set()
+                        raise _Stopped
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
 
     def _open(self) -> Any:
         timeout = (self.config.open_timeout_s, self.config.stall_timeout_s)

@@ -71,20 +71,44 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {sentence}" if sentence else type(error).__name__
 
 
+def _looks_like_torch_save(path: Path) -> bool:
+    """A zip archive (torch.save since PyTorch 1.6) or a pickle (the legacy format): checked on the first bytes,
+    so that random bytes are called what they are instead of whatever the unpickler makes of them."""
+    with path.open("rb") as file:
+        head = file.read(4)
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
+
+
+def _weights_unpickler_problem(error: BaseException) -> str:
+    # torch puts its own reason after 'WeightsUnpickler error:' (on that line or the next), below a page of advice.
+    text = str(error).partition("WeightsUnpickler error:")[2].strip()
+    return text.splitlines()[0][:120] if text else _first_line(error)
+
+
 def _read(path: Path) -> Any:
     if not path.exists():
         raise _fail(path, "no such file")
     if not path.is_file():
         raise _fail(path, "not a file")
+    if path.stat().st_size == 0:
+        raise _fail(path, "not a readable PyTorch file (it is empty)")
+    if not _looks_like_torch_save(path):
+        raise _fail(
+            path, "not a readable PyTorch file (neither the zip archive nor the pickle torch.save writes)"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights only" in str(error).lower():
+        # torch words every refusal of its weights-only unpickler alike; only an unsupported *global* is a
+        # class or function in the file. Anything else (an unknown opcode, say) is a damaged file.
+        if "unsupported global" in str(error).lower():
             raise _fail(
                 path,
                 "it holds Python objects besides tensors, and FallWatch never unpickles code from a file",
             ) from None
-        raise _fail(path, f"not a readable PyTorch file ({_first_line(error)})") from None
+        raise _fail(
+            path, f"not a readable PyTorch file (damaged: {_weights_unpickler_problem(error)})"
+        ) from None
     except Exception as error:  # torch raises RuntimeError, EOFError, OSError, ... for broken files
         raise _fail(path, f"not a readable PyTorch file ({_first_line(error)})") from None
 

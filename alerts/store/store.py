@@ -1,4 +1,5 @@
-"""The store: one database, a repository per resource (incidents, cameras, dashboard users, the outbox)."""
+"""The store: one database, a repository per resource (incidents, cameras, dashboard users and their sign-ins,
+the outbox)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fallwatch.alerts.store.cameras import CameraStatuses
 from fallwatch.alerts.store.database import Database, connect
 from fallwatch.alerts.store.incidents import Incidents
 from fallwatch.alerts.store.outbox import MessageRouter, NoReceivers, Outbox
+from fallwatch.alerts.store.sessions import DashboardSessions
 from fallwatch.alerts.store.users import DashboardUsers
 
 
@@ -19,6 +21,7 @@ class Store:
         self.incidents = Incidents(db, self.outbox)
         self.cameras = CameraStatuses(db)
         self.users = DashboardUsers(db)
+        self.sessions = DashboardSessions(db)
 
     def close(self) -> None:
         self._db.close()

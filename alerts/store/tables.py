@@ -177,5 +177,30 @@ class DashboardUserRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DashboardSessionRow(Base):
+    """A sign-in. The browser holds the token; only its keyed hash is kept. Until the browser takes its cookie,
+    the session has a one-time grant instead (hashed too) that the cookie route trades for a token."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), index=True)
+    password_fingerprint: Mapped[str] = mapped_column(String(64))  # a new password ends the session
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    grant_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    grant_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SignInFailureRow(Base):
+    """A wrong password for a user name; kept in the store so that a restart does not lift a lockout."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_name", "user_name", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 def table_names() -> Sequence[str]:
     return sorted(Base.metadata.tables)

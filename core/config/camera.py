@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from fallwatch.core.config.base import Section
+from fallwatch.core.config.motion import MotionConfig
 
 
 class CameraConfig(Section):
@@ -21,6 +22,10 @@ class CameraConfig(Section):
         None, gt=0, le=60, description="Analysis rate for this camera; defaults to ingest.fps."
     )
     enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
+    motion: MotionConfig | None = Field(
+        None,
+        description="This camera's motion gating (its masks, say); defaults to the top-level motion section.",
+    )
 
     @field_validator("crop")
     @classmethod

@@ -7,6 +7,9 @@ package is the only place that reads settings.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -17,16 +20,18 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
 from fallwatch.core.config.alerts import AlertsConfig
-from fallwatch.core.config.base import Name
+from fallwatch.core.config.base import NAME_PATTERN, NAME_RULE, Name, is_valid_name
 from fallwatch.core.config.camera import CameraConfig
 from fallwatch.core.config.dashboard import DashboardConfig
 from fallwatch.core.config.detector import DetectorConfig
 from fallwatch.core.config.ingest import IngestConfig
 from fallwatch.core.config.media import MediaConfig
+from fallwatch.core.config.motion import MotionConfig
 from fallwatch.core.config.notify import NotifyConfig
 from fallwatch.core.config.recognizer import RecognizerConfig
 from fallwatch.core.config.server import ServerConfig
@@ -56,6 +61,7 @@ class Settings(BaseSettings):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
     tubelets: TubeletConfig = Field(default_factory=TubeletConfig)
     recognizer: RecognizerConfig = Field(default_factory=RecognizerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -65,7 +71,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     cameras: dict[Name, CameraConfig] = Field(
-        default_factory=dict, description="Cameras by name (letters, digits, _ . -)."
+        default_factory=dict, description=f"Cameras by name ({NAME_RULE})."
     )
 
     # The defaults that hang on data_dir, computed here once for every command and stage.
@@ -93,7 +99,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _yaml_path.get()
         if path is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path, yaml_file_encoding="utf-8"))
         return tuple(sources)
 
 
@@ -110,33 +116,86 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise FallWatchError(f"{where}: {describe_validation_error(exc)}") from None
+    except SettingsError as exc:
+        raise FallWatchError(_describe_settings_error(exc)) from None
     finally:
         _yaml_path.reset(token)
 
 
 def _check_yaml_file(path: Path) -> None:
-    if not path.is_file():
-        raise FallWatchError(f"{path}: configuration file not found (expected a YAML file)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        if not path.is_file():
+            raise FallWatchError(f"{path}: configuration file not found (expected a YAML file)")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:  # a name too long, a folder that cannot be read, ...
+        raise FallWatchError(f"{path}: cannot read ({exc.strerror}); expected a readable YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise FallWatchError(f"{path}: not valid YAML ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FallWatchError(f"{path}: not valid YAML ({first})") from None
     if data is not None and not isinstance(data, dict):
         raise FallWatchError(
             f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}"
         )
+    odd_keys = [key for key in data or {} if not isinstance(key, str)]
+    if odd_keys:
+        raise FallWatchError(f"{path}: expected setting names as top-level keys, got {odd_keys[0]!r}")
+
+
+def _describe_settings_error(exc: SettingsError) -> str:
+    # pydantic-settings says 'error parsing value for field "cameras" from source "EnvSettingsSource"' when a
+    # FALLWATCH_<SECTION> variable holds something other than JSON.
+    field = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
+    if field is None:
+        return f"configuration: {exc}"
+    name = f"FALLWATCH_{field.group(1).upper()}"
+    return f"environment: {name}: expected JSON (or set one key at a time, e.g. {name}__KEY=value)"
+
+
+@contextmanager
+def settings_errors(where: str) -> Iterator[None]:
+    """Settings built or changed inside (from command-line options, say) fail as one FallWatchError line,
+    'where: key: message (got value)', instead of a pydantic traceback."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise FallWatchError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+# What a pattern means, said in words: a regular expression is no explanation to someone who typed a name.
+_PATTERN_MEANINGS = {
+    NAME_PATTERN: f"expected a name of {NAME_RULE}",
+    r"^https?://[^\s]+$": "expected an http:// or https:// URL without spaces",
+}
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem of a pydantic error as 'key.path: message (got value)'."""
+    """The first problem of a pydantic error as 'key.path: message (got value)', on one printable line."""
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"]) or "settings"
+    key = ".".join(_key_part(part) for part in error["loc"]) or "settings"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+    elif error["type"] == "string_unicode":
+        message = "expected text (this is not valid UTF-8)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = _PATTERN_MEANINGS.get(error.get("ctx", {}).get("pattern", ""), message)
     got = error.get("input")
     quiet = isinstance(got, dict) or error["type"] in ("missing", "value_error")
-    shown = "" if quiet else f" (got {got!r})"
+    shown = "" if quiet else f" (got {_shorten(repr(got))})"
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{key}: {message}{shown}{more}"
+
+
+def _key_part(part: str | int) -> str:
+    # A key that is not a plain name (a hostile camera name, say) is quoted, so it can neither break the line nor
+    # pass for a path.
+    text = str(part)
+    return text if is_valid_name(text) or text == "[key]" else repr(text)
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -20,6 +20,16 @@ class IngestConfig(Section):
         le=1024,
         description="Analysed frames buffered per camera; live sources drop the oldest when full.",
     )
+    min_analysed_fps: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description=(
+            "Frames per second a live camera must really be analysed at; under it (while frames are being "
+            "skipped) the camera is reported behind and /healthz degraded. 2 keeps frames 0.5 s apart, so a fall "
+            "(about a second from upright to the floor) is still seen on two or more frames; at most ingest.fps."
+        ),
+    )
     open_timeout_s: float = Field(
         10.0, gt=0, le=300, description="Seconds to wait for a live source to open before retrying."
     )
@@ -35,4 +45,13 @@ class IngestConfig(Section):
     def _backoff_order(self) -> IngestConfig:
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        return self
+
+    @model_validator(mode="after")
+    def _floor_under_rate(self) -> IngestConfig:
+        if self.min_analysed_fps > self.fps:
+            raise ValueError(
+                f"min_analysed_fps ({self.min_analysed_fps:g}) must be <= fps ({self.fps:g}): "
+                "a camera cannot be analysed faster than it is sampled"
+            )
         return self

@@ -1,4 +1,5 @@
-"""Notifications: signed webhooks, MQTT, and how the outbox retries; the webhook secret comes from the environment only."""
+"""Notifications: signed webhooks, MQTT (its own module), and how the outbox retries; the webhook secret comes
+from the environment only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from pydantic import Field, model_validator
 
 from fallwatch.core.config.base import NAME_PATTERN, Section
+from fallwatch.core.config.mqtt import MqttConfig
 
 WEBHOOK_SECRET_ENV = "FALLWATCH_WEBHOOK_SECRET"
 
@@ -29,28 +31,13 @@ class WebhookConfig(Section):
     )
 
 
-class MqttConfig(Section):
-    enabled: bool = Field(False, description="Publish incidents to an MQTT broker.")
-    host: str = Field("127.0.0.1", min_length=1, description="MQTT broker host name or address.")
-    port: int = Field(1883, ge=1, le=65535, description="MQTT broker port.")
-    topic_prefix: str = Field(
-        "fallwatch",
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="Topics are <prefix>/<camera>/incidents (each event) and <prefix>/<camera>/state (retained).",
-    )
-    qos: int = Field(1, ge=0, le=2, description="MQTT quality of service for incident messages.")
-    timeout_s: float = Field(
-        10.0, gt=0, le=120, description="Seconds to wait for the broker to accept a message."
-    )
-
-
 class NotifyConfig(Section):
     webhooks: list[WebhookConfig] = Field(
         default_factory=list,
         max_length=32,
         description="Receivers of signed incident webhooks; the secret comes from FALLWATCH_WEBHOOK_SECRET.",
     )
-    mqtt: MqttConfig = Field(default_factory=lambda: MqttConfig())
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     media_base_url: str | None = Field(
         None,
         pattern=r"^https?://[^\s]+$",

@@ -1,7 +1,9 @@
 """Cameras: each camera's state as its worker last reported it, a recent frame, and its last incident.
 
 Workers report through `Store.report_camera_status`; a camera whose worker has gone quiet is shown as silent,
-not as connected, because a stale "connected" is exactly what a night shift must not be told.
+not as connected, because a stale "connected" is exactly what a night shift must not be told. For the same reason
+a camera whose frames arrive but are analysed too rarely (the machine cannot keep up) is shown as behind, with
+the rate it is really analysed at.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from fallwatch.alerts.records import CameraStatus, Incident
+from fallwatch.alerts.records import CameraState, CameraStatus, Incident
 from fallwatch.dashboard import auth, context, style
 from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.embedded_media import show_image
 from fallwatch.dashboard.media import MediaRefused
 from fallwatch.dashboard.users import User
 
@@ -25,6 +28,14 @@ def _state(status: CameraStatus | None, stale_s: float) -> tuple[str, str]:
     return style.CAMERA_WORDS[status.state]
 
 
+def _behind(status: CameraStatus) -> None:
+    st.error(
+        f"**behind: {status.detail or 'analysed too rarely'}**. The machine cannot keep up: falls on this "
+        "camera may be missed.",
+        icon=":material/speed:",
+    )
+
+
 def _frame(ctx: Context, user: User, status: CameraStatus | None) -> None:
     try:
         jpeg = ctx.media.read(status.frame_path, user) if status is not None else None
@@ -34,9 +45,7 @@ def _frame(ctx: Context, user: User, status: CameraStatus | None) -> None:
     if jpeg is None:
         st.caption("No recent frame.")
     else:
-        st.image(
-            jpeg, caption=f"Frame of {style.local(status.updated_at, with_date=False)}" if status else None
-        )
+        show_image(jpeg, f"Frame of {style.local(status.updated_at, with_date=False)}" if status else None)
 
 
 def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last: Incident | None) -> None:
@@ -44,11 +53,14 @@ def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last
     with st.container(border=True):
         st.markdown(f"**{name}** :{colour}-badge[{words}]")
         if status is not None:
+            behind = words == style.CAMERA_WORDS[CameraState.BEHIND][0]  # not silent, and behind
+            if behind:
+                _behind(status)
             numbers = st.columns(3)
-            numbers[0].metric("fps", f"{status.fps:.1f}")
+            numbers[0].metric("fps", f"{status.fps:.1f}", help="Frames really analysed per second, last 10 s")
             numbers[1].metric("dropped", status.dropped)
             numbers[2].metric("reconnects", status.reconnects)
-            detail = f" · {status.detail}" if status.detail else ""
+            detail = f" · {status.detail}" if status.detail and not behind else ""
             st.caption(f"Reported {style.ago(status.updated_at)}{detail}")
         else:
             st.caption("Its worker has not reported.")
@@ -65,6 +77,7 @@ def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last
 
 
 def _grid(ctx: Context, user: User) -> None:
+    auth.rerun_unless_signed_in(ctx)  # this fragment refreshes itself: no frames once the session has ended
     statuses = {s.camera: s for s in ctx.store.cameras.all()}
     latest = ctx.store.incidents.latest_by_camera()
     names = sorted({*ctx.settings.cameras, *statuses, *latest})

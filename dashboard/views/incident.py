@@ -13,6 +13,7 @@ from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import EventKind, Severity
 from fallwatch.dashboard import auth, context, drawing, style
 from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.embedded_media import show_image, show_video
 from fallwatch.dashboard.media import MediaRefused
 from fallwatch.dashboard.timeline import timeline_chart
 from fallwatch.dashboard.users import User
@@ -22,6 +23,7 @@ EVENT_WORDS = {
     EventKind.OPENED: "fall detected",
     EventKind.ESCALATED: "escalated: lying still too long",
     EventKind.RECOVERED: "person got up",
+    EventKind.FELL_AGAIN: "fell again",
     EventKind.CLOSED: "closed (track ended)",
 }
 
@@ -115,9 +117,9 @@ def _snapshot(ctx: Context, user: User, incident: Incident, events: list[EventRe
     if opened is not None and opened.box is not None:
         critical = incident.severity is Severity.CRITICAL
         jpeg = drawing.draw_box(jpeg, opened.box, f"track {incident.track_id}", critical)
-        st.image(jpeg, caption="Snapshot when the fall was detected, with the person's box", width="stretch")
+        show_image(jpeg, "Snapshot when the fall was detected, with the person's box")
     else:
-        st.image(jpeg, caption="Snapshot when the fall was detected (no box recorded)", width="stretch")
+        show_image(jpeg, "Snapshot when the fall was detected (no box recorded)")
 
 
 def _clip(ctx: Context, user: User, incident: Incident) -> None:
@@ -125,7 +127,7 @@ def _clip(ctx: Context, user: User, incident: Incident) -> None:
     if clip is None:
         st.info("No clip: none was recorded, or retention has deleted it.", icon=":material/videocam_off:")
         return
-    st.video(clip, format="video/mp4")
+    show_video(clip)
     st.caption(
         f"Clip: {ctx.settings.media.pre_roll_s:g} s before and {ctx.settings.media.post_roll_s:g} s after"
     )

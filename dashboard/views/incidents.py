@@ -15,10 +15,12 @@ from fallwatch.alerts.records import Incident, IncidentCounts, IncidentQuery, St
 from fallwatch.core.types import Severity
 from fallwatch.dashboard import auth, context, filters, style
 from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.embedded_media import show_image
 from fallwatch.dashboard.users import User
 
 DETAIL = "views/incident.py"
 MOST_CARDS = 6  # open incidents shown as cards; the rest are in the table below
+THUMBNAIL_PX = 480  # a card's snapshot, sent again on every refresh: sharp enough, and small
 SEEN_KEY = "incidents_seen_up_to"
 TABLE_KEY = "incidents_table_generation"
 
@@ -55,7 +57,7 @@ def _card(ctx: Context, user: User, incident: Incident) -> None:
         with picture:
             snapshot = ctx.media.read(incident.snapshot_path, user) if incident.snapshot_path else None
             if snapshot is not None:
-                st.image(snapshot, width="stretch")
+                show_image(snapshot, max_width_px=THUMBNAIL_PX)
             else:
                 st.caption("no snapshot")
         with words:
@@ -138,6 +140,7 @@ def _table(incidents: list[Incident]) -> None:
 
 
 def _board(ctx: Context, user: User, query: IncidentQuery) -> None:
+    auth.rerun_unless_signed_in(ctx)  # this fragment refreshes itself: not once the session has ended
     counts = ctx.store.incidents.count(query)
     incidents = ctx.store.incidents.query(query)
     now = datetime.now(UTC)

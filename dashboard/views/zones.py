@@ -12,6 +12,7 @@ from fallwatch.alerts.records import IncidentQuery
 from fallwatch.core.config import ZoneConfig
 from fallwatch.dashboard import auth, context, drawing
 from fallwatch.dashboard.context import Context
+from fallwatch.dashboard.embedded_media import show_image
 from fallwatch.dashboard.media import MediaRefused
 from fallwatch.dashboard.users import User
 
@@ -69,7 +70,7 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         caption = f"Zones of {camera} on {source}." if frame is not None else "No frame of this camera yet."
-        st.image(picture, caption=caption, width="stretch")
+        show_image(picture, caption)
     with right:
         if zones:
             _legend(zones)

@@ -103,9 +103,91 @@ def test_a_second_fall_within_the_cooldown_continues_the_same_incident() -> None
     )
     alerts = [a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b))]
     seen = events(alerts)
-    assert [e.kind for e in seen] == [EventKind.OPENED, EventKind.RECOVERED, EventKind.ESCALATED]
+    assert [(e.kind, e.pts) for e in seen] == [
+        (EventKind.OPENED, 0.5),
+        (EventKind.RECOVERED, 1.5),
+        (EventKind.FELL_AGAIN, 2.5),  # told at once, not only if it escalates
+        (EventKind.ESCALATED, 13.0),  # lying still since 3.0
+    ]
     assert len({e.incident_key for e in seen}) == 1
-    assert seen[2].severity is Severity.CRITICAL
+    assert seen[3].severity is Severity.CRITICAL
+
+
+def _falls(count: int, gap_s: float, start: float = 0.0) -> list[Row]:
+    """`count` times: 1 s falling, 2 s lying, then up (normal) for `gap_s` seconds."""
+    rows: list[Row] = []
+    for i in range(count):
+        t = start + i * (3.0 + gap_s)
+        rows += series(t, t + 1, 1, F, STANDING) + series(t + 1, t + 3, 1, L, LYING)
+        rows += series(t + 3, t + 3 + gap_s, 1, N, STANDING)
+    return rows
+
+
+def test_each_fall_within_the_cooldown_after_getting_up_is_an_event_of_its_own() -> None:
+    engine = AlertEngine(AlertsConfig(smoothing=1.0, cooldown_s=10.0))
+    alerts = [
+        a for pts, t, s, b in _falls(6, gap_s=4.0) for a in engine.feed(Prediction("cam", t, pts, s, b))
+    ]
+    seen = events(alerts + engine.finish())
+    assert [e.kind for e in seen] == [
+        EventKind.OPENED,
+        EventKind.RECOVERED,
+        *[EventKind.FELL_AGAIN, EventKind.RECOVERED] * 5,
+        EventKind.CLOSED,
+    ]
+    assert len({e.incident_key for e in seen}) == 1  # one incident: every fall came within the cooldown
+    fell = [e.pts for e in seen if e.kind in (EventKind.OPENED, EventKind.FELL_AGAIN)]
+    assert fell == [0.5 + 7.0 * i for i in range(6)]  # each at its second falling window
+    assert all(e.score == pytest.approx(0.9) for e in seen if e.kind is EventKind.FELL_AGAIN)
+
+
+def test_falls_further_apart_than_the_cooldown_are_incidents_of_their_own() -> None:
+    engine = AlertEngine(AlertsConfig(smoothing=1.0, cooldown_s=3.0))
+    alerts = [
+        a for pts, t, s, b in _falls(4, gap_s=5.0) for a in engine.feed(Prediction("cam", t, pts, s, b))
+    ]
+    seen = events(alerts + engine.finish())
+    assert [e.kind for e in seen] == [EventKind.OPENED, EventKind.RECOVERED, EventKind.CLOSED] * 4
+    opened = [e for e in seen if e.kind is EventKind.OPENED]
+    assert len({e.incident_key for e in opened}) == 4
+
+
+def test_a_collapse_that_got_up_and_fell_again_is_told_and_escalates_again() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 13, 1, L, LYING) + series(13, 15, 1, N, STANDING)
+    rows += series(15, 16, 1, F, STANDING) + series(16, 28, 1, L, LYING)
+    assert run(rows) == [
+        (EventKind.OPENED, 0.5, 1, Severity.WARNING),
+        (EventKind.ESCALATED, 11.0, 1, Severity.CRITICAL),
+        (EventKind.RECOVERED, 13.5, 1, Severity.CRITICAL),
+        (EventKind.FELL_AGAIN, 15.5, 1, Severity.CRITICAL),
+        (EventKind.ESCALATED, 26.0, 1, Severity.CRITICAL),  # lying still again since 16.0
+        (EventKind.CLOSED, 27.5, 1, Severity.CRITICAL),
+    ]
+
+
+def test_a_reattached_track_that_got_up_and_fell_again_is_told() -> None:
+    beside: Box = (84.0, 238.0, 284.0, 302.0)
+    rows = series(0, 1, 1, F, STANDING) + series(1, 4, 1, L, LYING)  # opened on track 1, lost after 3.5
+    rows += series(7, 9, 2, L, beside) + series(9, 11, 2, N, STANDING)  # track 2 takes it over, gets up
+    rows += series(11, 12, 2, F, STANDING) + series(12, 14, 2, L, LYING)  # and falls again
+    seen = run(rows)
+    assert kinds(seen) == [EventKind.OPENED, EventKind.RECOVERED, EventKind.FELL_AGAIN, EventKind.CLOSED]
+    assert [s[2] for s in seen] == [1, 2, 2, 2]
+
+
+def test_a_fall_on_a_new_id_after_the_old_one_got_up_and_went_away_is_told() -> None:
+    rows = series(0, 1, 1, F, STANDING) + series(1, 3, 1, L, LYING) + series(3, 5, 1, N, STANDING)
+    rows += series(8, 9, 7, F, STANDING) + series(9, 11, 7, L, LYING)  # the tracker's new id falls
+    seen = run(rows)
+    # Up and gone: track 1's incident closed when it was lost, so the new fall opens one of its own.
+    assert kinds(seen) == [
+        EventKind.OPENED,
+        EventKind.RECOVERED,
+        EventKind.CLOSED,
+        EventKind.OPENED,
+        EventKind.CLOSED,
+    ]
+    assert [s[2] for s in seen] == [1, 1, 1, 7, 7]
 
 
 def test_a_second_fall_after_the_cooldown_is_a_new_incident() -> None:

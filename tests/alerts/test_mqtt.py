@@ -102,5 +102,5 @@ def test_an_unreachable_broker_keeps_the_message_pending(tmp_path: Path) -> None
     finally:
         notifier.close()
     [entry] = store.outbox.entries()
-    assert entry.status is DeliveryStatus.PENDING and "MQTT 127.0.0.1:1" in (entry.last_error or "")
+    assert entry.status is DeliveryStatus.PENDING and "MQTT broker 127.0.0.1:1" in (entry.last_error or "")
     store.close()

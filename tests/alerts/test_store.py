@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from fallwatch.alerts.engine import AlertEngine
 from fallwatch.alerts.notifiers.messages import Destination, Routing
 from fallwatch.alerts.records import (
     DeliveryAttempt,
@@ -20,14 +22,16 @@ from fallwatch.alerts.records import (
     MediaRefs,
     Outcome,
     Status,
+    WriteItem,
     utcnow,
 )
 from fallwatch.alerts.store import Store, open_store, parse_url
 from fallwatch.alerts.store.database import VERSION_TABLE
 from fallwatch.alerts.store.tables import Base
+from fallwatch.core.config import AlertsConfig
 from fallwatch.core.errors import FallWatchError
-from fallwatch.core.types import EventKind, Severity
-from tests.alerts.conftest import fall_items
+from fallwatch.core.types import EventKind, Prediction, Severity
+from tests.alerts.conftest import F, L, N, fall_items
 
 Factory = Callable[..., Store]
 HOOKS = Routing(
@@ -223,3 +227,75 @@ def test_records_are_frozen(store_factory: Factory) -> None:
     incident = store.incidents.query()[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         incident.status = Status.RESOLVED  # type: ignore[misc]
+
+
+def fall_up_fall_items() -> list[WriteItem]:
+    """Write items made by the real engine: a fall, getting up, and a second fall within the cooldown."""
+    engine = AlertEngine(AlertsConfig(smoothing=1.0), run_id=f"{uuid.uuid4().hex[:6]}:")
+    box = (100.0, 240.0, 300.0, 300.0)
+    scores = [F, F, L, L, N, N, N, F, F, L]
+    alerts = [a for i, s in enumerate(scores) for a in engine.feed(Prediction("hall", 1, 0.5 * i, s, box))]
+    return [WriteItem(uuid.uuid4().hex, a.event, utcnow(), a.zone, a.samples) for a in alerts]
+
+
+def test_a_fall_after_getting_up_reopens_the_incident_and_tells_every_receiver(
+    store_factory: Factory,
+) -> None:
+    store = store_factory(HOOKS)
+    opened, recovered, fell_again = fall_up_fall_items()
+    assert fell_again.event.kind is EventKind.FELL_AGAIN
+    for item in (opened, recovered):
+        store.incidents.apply(item)
+    [incident] = store.incidents.query()
+    assert incident.outcome is Outcome.RECOVERED and not incident.active
+
+    assert store.incidents.apply(fell_again)
+    incident = store.incidents.get(incident.id)
+    assert incident.active and incident.outcome is None and incident.ended_at is None
+    assert incident.status is Status.OPEN
+    assert [e.kind for e in store.incidents.events(incident.id)] == [
+        EventKind.OPENED,
+        EventKind.RECOVERED,
+        EventKind.FELL_AGAIN,
+    ]
+    outcome_changes = [
+        (c.by, c.old, c.new) for c in store.incidents.changes(incident.id) if c.field == "outcome"
+    ]
+    assert outcome_changes == [("engine", None, "recovered"), ("engine", "recovered", None)]
+    told = [o for o in store.outbox.entries(incident.id) if o.event == "incident.fell_again"]
+    assert sorted(o.destination for o in told) == ["mqtt", "ops"]  # one message per receiver
+    body = json.loads(told[0].payload)
+    assert body["event"] == "incident.fell_again" and body["sequence"] == 3
+    assert body["outcome"] is None and body["ended_at"] is None and body["pts"] == fell_again.event.pts
+    assert [i.id for i in store.incidents.query(IncidentQuery(active=True))] == [incident.id]
+
+
+@pytest.mark.parametrize("decision", ["resolve", "acknowledge"])
+def test_a_fall_after_a_person_closed_the_incident_reopens_it_for_review(
+    store_factory: Factory, decision: str
+) -> None:
+    store = store_factory(HOOKS)
+    opened, recovered, fell_again = fall_up_fall_items()
+    store.incidents.apply(opened)
+    [incident] = store.incidents.query()
+    if decision == "acknowledge":  # taken while down: the engine resolves it when the person gets up
+        store.incidents.acknowledge(incident.id, "ann", "on my way")
+        store.incidents.apply(recovered)
+    else:
+        store.incidents.apply(recovered)
+        store.incidents.resolve(incident.id, "ann", "checked: fine")
+    assert store.incidents.get(incident.id).status is Status.RESOLVED
+
+    store.incidents.apply(fell_again)
+    incident = store.incidents.get(incident.id)
+    assert incident.status is Status.OPEN and incident.active
+    [reopened] = [c for c in store.incidents.changes(incident.id) if c.field == "status" and c.new == "open"][
+        1:
+    ]
+    assert (reopened.by, reopened.old, reopened.note) == (
+        "engine",
+        "resolved",
+        "fell again after it was resolved",
+    )
+    last = [o for o in store.outbox.entries(incident.id) if o.destination == "ops"][-1]
+    assert last.event == "incident.fell_again" and json.loads(last.payload)["status"] == "open"

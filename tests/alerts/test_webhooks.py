@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -257,3 +258,21 @@ def test_the_notifier_command_reports_a_bad_database_url_on_one_line(url: str, t
     assert result.returncode == 2
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("fallwatch: error:")]
     assert len(error_lines) == 1 and "database URL" in error_lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_failed_try_is_logged_with_its_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    receiver = Receiver(SECRET, lambda request: 503 if request.arrival == 1 else 204).start()
+    config = fast_config(receiver.url)
+    store = open_store(f"sqlite:///{tmp_path / 'fw.db'}", Routing.from_config(config))
+    store.incidents.apply(fall_items()[0])
+    notifier = Notifier(store, config, SECRET)
+    try:
+        with caplog.at_level(logging.INFO, logger="fallwatch.notify"):
+            wait_for(lambda: notifier.run_once() == 0 and pending(store) == 0, 15, "the queue to drain")
+    finally:
+        notifier.close()
+        receiver.stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all("\n" not in line for line in warnings)
+    assert "pending" in warnings[0] and "HTTP 503 Service Unavailable" in warnings[0], warnings
+    store.close()

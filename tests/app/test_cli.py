@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,146 @@ def test_config_prints_effective_settings(tmp_path: Path) -> None:
     result = _run("config", "--config", str(path), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "imgsz: 640" in result.stdout
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "sample" / "gmdcsa24_subject2_fall_12.mp4"
+
+HOSTILE_NAMES = {
+    "traversal": b"../../../escaped",
+    "inner-traversal": b"ward 1/../x",
+    "slash": b"ward/1",
+    "absolute": b"/tmp/escaped",
+    "dot-dot": b"..",
+    "dot": b".",
+    "hidden": b".hidden",
+    "space": b"ward 1",
+    "newline": b"ward\n1",
+    "control": b"ward\x1b[31m",
+    "empty": b"",
+    "over-long": b"a" * 65,
+    "non-utf8": b"ward\xff\xfe",
+}
+
+
+def _run_bytes(
+    args: list[bytes], tmp_path: Path, env: dict[bytes, bytes] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    # Bytes, not str: a name that is not UTF-8 reaches FallWatch as the kernel hands it over (surrogateescape).
+    base = {b"PATH": b"/usr/bin:/bin", b"HOME": os.fsencode(tmp_path / "home")}
+    return subprocess.run([os.fsencode(a) for a in FALLWATCH] + args, capture_output=True, timeout=120,
+                          cwd=tmp_path / "cwd", env={**base, **(env or {})})  # fmt: skip
+
+
+def _refused_with_one_line(result: subprocess.CompletedProcess[bytes], expected: str) -> None:
+    stderr = result.stderr.decode("utf-8", "backslashreplace")
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, stderr[-2000:]
+    assert len(lines) == 1, stderr[-2000:]
+    assert expected in lines[0] and "Traceback" not in stderr
+
+
+def _nothing_written(tmp_path: Path) -> None:
+    written = [p for p in tmp_path.parent.rglob("*") if "escaped" in p.name]
+    written += [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == []
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    for folder in ("home", "cwd"):
+        (tmp_path / folder).mkdir()
+    return tmp_path
+
+
+# Every hostile name through `run`, which writes media; a few through `track`, which shares the option.
+CASES = [("run", name) for name in HOSTILE_NAMES] + [
+    ("track", name) for name in ("traversal", "non-utf8", "empty")
+]
+
+
+@pytest.mark.parametrize(("command", "name"), CASES, ids=[f"{c}-{n}" for c, n in CASES])
+def test_hostile_camera_names_are_refused_before_anything_runs(
+    sandbox: Path, command: str, name: str
+) -> None:
+    output = [b"--out", b"t.jsonl"] if command == "track" else []
+    args = [command.encode(), b"--source", os.fsencode(SAMPLE), b"--camera", HOSTILE_NAMES[name], *output]
+    result = _run_bytes([*args, b"--data-dir", os.fsencode(sandbox / "data")], sandbox)
+    _refused_with_one_line(result, "--camera")
+    _nothing_written(sandbox)
+
+
+@pytest.mark.parametrize(
+    "name", [b"..", b"ward\xff", b"a" * 65, b"ward 1"], ids=["dot-dot", "non-utf8", "long", "space"]
+)
+def test_hostile_camera_names_in_the_environment_are_refused(sandbox: Path, name: bytes) -> None:
+    env = {b"FALLWATCH_CAMERAS__" + name + b"__SOURCE": os.fsencode(SAMPLE)}
+    result = _run_bytes([b"run", b"--data-dir", os.fsencode(sandbox / "data")], sandbox, env)
+    _refused_with_one_line(result, "cameras.")
+    _nothing_written(sandbox)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ['"../../../escaped"', '"ward 1/../x"', '".."', '"ward\\n1"', '""', '"\\xff"', "1"],
+    ids=["traversal", "inner-traversal", "dot-dot", "newline", "empty", "latin1", "number"],
+)
+def test_hostile_camera_names_in_yaml_are_refused(sandbox: Path, key: str) -> None:
+    config = sandbox / "cwd" / "fallwatch.yaml"
+    config.write_text(f"cameras:\n  {key}: {{source: {SAMPLE}}}\n")
+    result = _run_bytes([b"run", b"--config", os.fsencode(config), b"--data-dir", os.fsencode(sandbox / "data")],
+                        sandbox)  # fmt: skip
+    _refused_with_one_line(result, "cameras.")
+    config.unlink()
+    _nothing_written(sandbox)
+
+
+def test_a_yaml_file_that_is_not_utf8_is_refused(sandbox: Path) -> None:
+    config = sandbox / "cwd" / "fallwatch.yaml"
+    config.write_bytes(b"cameras:\n  ward\xff: {source: x.mp4}\n")
+    result = _run_bytes([b"config", b"--config", os.fsencode(config)], sandbox)
+    _refused_with_one_line(result, "not valid YAML")
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        ("run", ["--webhook", "ftp://example.org/hook"], "--webhook 'ftp://example.org/hook': url: expected an http"),
+        ("run", ["--webhook", "javascript:alert(1)"], "--webhook 'javascript:alert(1)': url: expected an http"),
+        ("run", ["--webhook", "http://a b/hook"], "url: expected an http"),
+        ("run", ["--source", ""], "--source: source: String should have at least 1 character"),
+        ("run", ["--db", ""], "--db: url: String should have at least 1 character"),
+        ("track", ["--crop", "5,5,1,1"], "--source/--crop: crop: crop must be"),
+        ("track", ["--source", ""], "--source/--crop: source:"),
+        ("track", ["--fps", "nan"], "positive number"),
+        ("track", ["--duration", "inf"], "positive number"),
+        ("track", ["--out", "/proc/none/t.jsonl"], "--out /proc/none/t.jsonl: cannot write"),
+        ("track", ["--render", "/proc/none/r.mp4"], "--render /proc/none/r.mp4: cannot write"),
+    ],
+    ids=["ftp-webhook", "javascript-webhook", "spaced-webhook", "empty-source", "empty-db", "crop-order",
+         "empty-track-source", "nan-fps", "inf-duration", "unwritable-out", "unwritable-render"],
+)  # fmt: skip
+def test_bad_options_give_one_line_not_a_traceback(
+    sandbox: Path, command: str, args: list[str], expected: str
+) -> None:
+    output = ["--out", str(sandbox / "t.jsonl")] if command == "track" and "--out" not in args else []
+    argv = [command, "--source", str(SAMPLE), *args, *output, "--data-dir", str(sandbox / "data")]
+    result = _run_bytes([os.fsencode(a) for a in argv], sandbox)
+    _refused_with_one_line(result, expected)
+
+
+def test_a_config_path_with_terminal_escapes_is_shown_escaped(sandbox: Path) -> None:
+    result = _run_bytes([b"config", b"--config", b"\x1b[2J\rnope.yaml"], sandbox)
+    _refused_with_one_line(result, "configuration file not found")
+    assert b"\x1b" not in result.stderr and b"\r" not in result.stderr
+    assert b"\\x1b[2J nope.yaml" in result.stderr  # escaped; the carriage return is just a space
+
+
+def test_a_config_path_too_long_to_open_is_named(sandbox: Path) -> None:
+    result = _run_bytes([b"config", b"--config", b"x" * 300], sandbox)
+    _refused_with_one_line(result, "cannot read (File name too long)")
+
+
+def test_the_incidents_camera_filter_takes_only_camera_names(sandbox: Path) -> None:
+    db = os.fsencode(f"sqlite:///{sandbox / 'fw.db'}")
+    result = _run_bytes([b"incidents", b"list", b"--camera", b"\xff", b"--db", db], sandbox)
+    _refused_with_one_line(result, "argument --camera: expected a camera name")

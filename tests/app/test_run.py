@@ -129,7 +129,7 @@ def test_a_daily_activity_clip_gives_no_incident(tmp_path: Path, manifest: list[
 
 @pytest.mark.live
 def test_sigterm_on_a_live_stream_drains_and_exits_cleanly(tmp_path: Path, ffmpeg: str) -> None:
-    from tests.app.test_live import StreamServer, _free_port
+    from tests.ingest.test_live import StreamServer, _free_port
 
     server = StreamServer(ffmpeg, SAMPLE, _free_port())
     server.start()
@@ -173,3 +173,49 @@ def test_the_same_file_twice_gives_the_same_incidents(tmp_path: Path) -> None:
         result = Pipeline(settings, recognizer, alerts).run([camera])
         runs.append([(e.kind, e.track_id, round(e.pts, 3), e.severity) for e in result.events])
     assert runs[0] and runs[0] == runs[1]
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/live.ts", "rtsp://127.0.0.1:9/x"], ids=["http", "rtsp"])
+def test_sigterm_stops_a_camera_that_never_connected(tmp_path: Path, url: str) -> None:
+    # Nothing listens on port 9: the camera retries forever, and a stop must cut its connecting and backoff short.
+    env = {**os.environ, "FALLWATCH_SERVER__METRICS_PORT": "0", "FALLWATCH_SERVER__FLUSH_TIMEOUT_S": "2"}
+    command = [sys.executable, "-m", "fallwatch.app.cli", "run", "--source", url, "--camera", "down",
+               "--data-dir", str(tmp_path / "data")]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        seen = ""
+        while "cannot connect" not in seen:  # the pipeline is running and the camera retrying
+            line = process.stderr.readline()
+            assert line, f"exited before retrying: {seen[-2000:]}"
+            seen += line
+        time.sleep(2)  # into a backoff wait
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, (seen + err)[-2000:]
+    assert took < 2 + 8, f"took {took:.1f} s to stop"  # flush_timeout_s, plus a few seconds
+    assert "stopping; draining" in err
+    assert "Traceback" not in seen + err
+    assert "camera down" in out
+
+
+def test_a_file_cut_after_its_index_is_analysed_then_exits_3(
+    tmp_path: Path, faststart_clip: ManifestEntry
+) -> None:
+    data = faststart_clip.path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    result = _run(tmp_path, cut)
+    assert result.returncode == 3, result.stderr[-2000:]  # as the README says: read what is there, then 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("fallwatch: error:")]
+    assert len(errors) == 1 and "truncated" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "camera demo: decoded" in result.stdout  # what could be read was analysed and summed up

@@ -1,8 +1,9 @@
+import os
 from pathlib import Path
 
 import pytest
 
-from fallwatch.core.config import load_settings
+from fallwatch.core.config import WebhookConfig, check_name, is_valid_name, load_settings, settings_errors
 from fallwatch.core.errors import FallWatchError
 
 
@@ -71,3 +72,45 @@ def test_the_shipped_example_file_is_valid() -> None:
     settings = load_settings(REPO / "fallwatch.example.yaml")
     assert set(settings.cameras) == {"ward-1", "corridor"}
     assert settings.cameras["corridor"].crop == (320, 0, 640, 240)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["..", ".", ".hidden", "a/b", "../../x", "ward 1", "", "x" * 65, "ward\n1", "ward\x1b", "wärd", "\udcff"],
+)
+def test_hostile_camera_names_are_refused_with_one_line(tmp_path: Path, name: str) -> None:
+    with pytest.raises(FallWatchError) as caught:
+        load_settings(cameras={name: {"source": "a.mp4"}})
+    message = str(caught.value)
+    assert message.isprintable() and "cameras." in message
+    with pytest.raises(FallWatchError, match="--camera"):
+        check_name(name, "--camera")
+
+
+@pytest.mark.parametrize("name", ["ward-1", "ward_1", "w.1", "a" * 64, "1"])
+def test_plain_names_are_valid_everywhere(name: str) -> None:
+    assert is_valid_name(name) and check_name(name) == name
+    assert name in load_settings(cameras={name: {"source": "a.mp4"}}).cameras
+
+
+def test_a_section_variable_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FALLWATCH_CAMERAS", "not json")
+    with pytest.raises(FallWatchError, match=r"^environment: FALLWATCH_CAMERAS: expected JSON"):
+        load_settings()
+
+
+def test_a_variable_that_is_not_utf8_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FALLWATCH_DETECTOR__IMGSZ", os.fsdecode(b"\xff"))
+    with pytest.raises(FallWatchError, match=r"detector.imgsz: expected text \(this is not valid UTF-8\)"):
+        load_settings()
+
+
+def test_top_level_keys_that_are_not_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(FallWatchError, match="expected setting names as top-level keys, got 1"):
+        load_settings(_write(tmp_path, "1: {a: 2}\n"))
+
+
+def test_settings_errors_turns_a_validation_error_into_one_line() -> None:
+    expected = r"^--webhook: url: expected an http:// or https:// URL"
+    with pytest.raises(FallWatchError, match=expected), settings_errors("--webhook"):
+        WebhookConfig(name="cli-1", url="javascript:alert(1)")

@@ -174,3 +174,8 @@ def texts(at: AppTest) -> str:
     ]
     parts += [str(m.label) + " " + str(m.value) for m in at.metric]
     return "\n".join(str(p) for p in parts)
+
+
+def embedded(at: AppTest, tag: str) -> list[str]:
+    """The pictures ("img") or clips ("video") that dashboard/embedded_media.py put in the page, as HTML."""
+    return [h.value for h in at.html if f"<{tag} " in h.value]

@@ -4,12 +4,6 @@ an incident, acknowledges it with a note, and the database shows the change and 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,67 +12,20 @@ from pathlib import Path
 import pytest
 
 from fallwatch.alerts.records import Status
+from tests.dashboard.browser import ARGS, CHROMIUM, SECRET, WAIT_MS, need_chromium, running_dashboard
 from tests.dashboard.conftest import NURSE, NURSE_PASSWORD, REPO, Site
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACT = REPO / "test-artifacts" / "dashboard.png"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WAIT_MS = 30_000
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"fallwatch dashboard exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"the dashboard did not answer within {timeout_s:.0f} s: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
 def dashboard(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """`fallwatch dashboard` as a user starts it, on a free port, with a session secret; its URL."""
-    monkeypatch.setenv("FALLWATCH_DASHBOARD_SECRET", "s3cret-for-the-browser-test-" + "x" * 16)
-    port = _free_port()
-    log = tmp_path / "dashboard.log"
-    command = [sys.executable, "-m", "fallwatch.app.cli", "dashboard", "--config", str(site.config)]
-    command += ["--data-dir", str(site.data_dir), "--db", site.url, "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(url, process, log)
+    monkeypatch.setenv("FALLWATCH_DASHBOARD_SECRET", SECRET)
+    with running_dashboard(site, tmp_path / "dashboard.log") as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the command and its Streamlit child
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -90,8 +37,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_an_operator_signs_in_and_acknowledges_an_incident_in_chromium(dashboard: str, site: Site) -> None:
-    if not CHROMIUM.is_file():
-        pytest.fail("Chromium is missing: scripts/system-deps.sh installs Debian's chromium")
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
@@ -131,13 +77,12 @@ def test_an_operator_signs_in_and_acknowledges_an_incident_in_chromium(dashboard
         ARTIFACT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACT), full_page=True)
 
-        # The signed cookie keeps the sign-in across a reload; signing out ends it for good.
+        # The session cookie keeps the sign-in across a reload; signing out ends it for good.
         page.reload()
         expect(page.get_by_role("heading", name="#1 · Collapse on ward-1")).to_be_visible(timeout=WAIT_MS)
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT_MS)
-        page.wait_for_timeout(500)  # the cookie is cleared by a script on the sign-in page
-        page.reload()
+        page.reload()  # the session ended in the store: the cookie, cleared or not, signs no one in
         expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT_MS)
         assert page.locator("img, video").count() == 0
         browser.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from fallwatch.alerts.records import utcnow
 from fallwatch.alerts.store import open_store
 from fallwatch.app.cli import main
 from fallwatch.dashboard.launch import streamlit_command
@@ -37,6 +39,23 @@ def test_users_add_list_remove_keep_only_hashes(
     assert _run(["users", "remove", "night-nurse", *where], monkeypatch) == 0
     assert _run(["users", "remove", "night-nurse", *where], monkeypatch) == 2
     assert "user 'night-nurse' not found" in capsys.readouterr().err
+
+
+def test_a_new_password_or_removing_the_user_ends_their_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where = ["--data-dir", str(tmp_path)]
+    url, later = f"sqlite:///{tmp_path / 'fallwatch.db'}", utcnow() + timedelta(hours=1)
+    assert _run(["users", "add", "nurse", *where], monkeypatch, "a long password\n") == 0
+    with open_store(url) as store:
+        first = store.sessions.open("nurse", "fingerprint", "g" * 64, later, later)
+    assert _run(["users", "add", "nurse", *where], monkeypatch, "another long password\n") == 0
+    with open_store(url) as store:
+        assert store.sessions.get(first.id) is None
+        second = store.sessions.open("nurse", "fingerprint", "h" * 64, later, later)
+    assert _run(["users", "remove", "nurse", *where], monkeypatch) == 0
+    with open_store(url) as store:
+        assert store.sessions.get(second.id) is None
 
 
 def test_users_hash_prints_a_hash_for_the_settings_file(
@@ -84,7 +103,7 @@ def test_the_dashboard_refuses_to_start_without_users_or_on_a_busy_port(
 
 def test_streamlit_runs_headless_without_usage_statistics_or_static_files() -> None:
     command = streamlit_command("127.0.0.1", 8765)
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("dashboard/app.py")
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("dashboard/asgi.py")
     for flag in (
         "--server.headless=true",
         "--browser.gatherUsageStats=false",

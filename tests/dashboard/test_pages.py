@@ -5,13 +5,30 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import uuid
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from fallwatch.alerts.records import CameraState, IncidentQuery, MediaRefs, Status
+from fallwatch.alerts.engine import AlertEngine
+from fallwatch.alerts.records import CameraState, IncidentQuery, MediaRefs, Status, WriteItem, utcnow
+from fallwatch.core.config import AlertsConfig
 from fallwatch.core.manifest import read_manifest
-from tests.dashboard.conftest import CAMERA, FALLDATA_MANIFEST, NURSE, Site, engine_items, signed_in, texts
+from fallwatch.core.types import Prediction
+from tests.dashboard.conftest import (
+    BOX,
+    CAMERA,
+    FALLDATA_MANIFEST,
+    NURSE,
+    F,
+    L,
+    N,
+    Site,
+    embedded,
+    engine_items,
+    signed_in,
+    texts,
+)
 
 
 def _open(page: str, **params: str) -> AppTest:
@@ -33,7 +50,7 @@ def test_incidents_lists_newest_first_with_counts_and_critical_first(site: Site)
     assert "**1 critical** incident not yet taken." in texts(at)
     cards = [m.value for m in at.markdown if m.value.startswith("**") and " · #" in m.value]
     assert cards[0].startswith(f"**Collapse on {CAMERA}** · #1")  # the critical one first
-    assert len(at.image) == 1  # the thumbnail of the only incident with a snapshot
+    assert len(embedded(at, "img")) == 1  # the thumbnail of the only incident with a snapshot
 
 
 def test_incidents_filters_by_camera_severity_status_and_time(site: Site) -> None:
@@ -65,8 +82,12 @@ def test_a_new_incident_shows_on_the_next_refresh_with_a_toast(site: Site) -> No
 def test_incident_detail_shows_evidence_timeline_history_and_records_decisions(site: Site) -> None:
     at = _open("incident", id="1")
     assert at.title[0].value == f"#1 · Collapse on {CAMERA}"
-    assert len(at.image) == 1 and "with the person's box" in at.image[0].proto.imgs[0].caption
-    assert at.get("video"), "the clip player"
+    [snapshot] = embedded(at, "img")
+    assert (
+        "with the person&#x27;s box</figcaption>" in snapshot and 'src="data:image/jpeg;base64,' in snapshot
+    )
+    [clip] = embedded(at, "video")
+    assert 'src="data:video/mp4;base64,' in clip
     assert at.get("vega_lite_chart"), "the score timeline"
     history = at.dataframe[0].value
     assert list(history["Who"])[:1] == ["engine"] and "fall detected" in next(iter(history["What"]))
@@ -116,7 +137,7 @@ def test_a_media_path_outside_the_media_root_is_refused_on_the_page(site: Site, 
         store.incidents.apply(dataclasses.replace(items[0], media=bad))
         [incident] = store.incidents.query(IncidentQuery(cameras=("hall",), limit=1))
     at = _open("incident", id=str(incident.id))
-    assert len(at.image) == 0 and not at.get("video")
+    assert embedded(at, "img") == [] and embedded(at, "video") == []
     assert "'..' is refused" in at.error[0].value
 
 
@@ -135,7 +156,7 @@ def test_cameras_show_each_workers_report(site: Site) -> None:
     assert f"**{CAMERA}** :green-badge[Connected]" in said and "**hall** :orange-badge[Reconnecting]" in said
     assert "connection refused" in said and "1 of 2 cameras connected." in said
     assert {("fps", "9.7"), ("dropped", "4"), ("reconnects", "3")} <= {(m.label, m.value) for m in at.metric}
-    assert len(at.image) == 1  # ward-1's recent frame; hall has none
+    assert len(embedded(at, "img")) == 1  # ward-1's recent frame; hall has none
     assert any(link.label.startswith("Last incident: #1") for link in at.get("page_link"))
 
 
@@ -144,7 +165,7 @@ def test_zones_are_drawn_on_the_latest_still_frame(site: Site) -> None:
     assert at.selectbox(key="zones_camera").value == CAMERA  # cameras with zones come first
     legend = at.dataframe[0].value
     assert list(legend["Zone"]) == ["bed"] and list(legend["Kind"]) == ["rest"]
-    assert "on the snapshot of incident #1" in at.image[0].proto.imgs[0].caption
+    assert "on the snapshot of incident #1" in embedded(at, "img")[0]
     at.selectbox(key="zones_camera").select("hall").run()
     assert "No zones for hall." in texts(at)
 
@@ -174,3 +195,30 @@ def test_the_css_survives_streamlits_html_sanitiser() -> None:
 
     body = CSS.strip().removeprefix("<style>").removesuffix("</style>")
     assert "<" not in body
+
+
+def test_a_person_who_fell_again_shows_as_down_with_the_second_fall_in_the_history(site: Site) -> None:
+    engine = AlertEngine(AlertsConfig(smoothing=1.0), run_id="refall:")
+    scores = [F, F, L, L, N, N, N, F, F, L]  # a fall, up again, and a second fall within the cooldown
+    alerts = [a for i, s in enumerate(scores) for a in engine.feed(Prediction("hall", 4, 0.5 * i, s, BOX))]
+    with site.store() as store:
+        for alert in alerts:
+            store.incidents.apply(
+                WriteItem(uuid.uuid4().hex, alert.event, utcnow(), alert.zone, alert.samples, box=alert.box)
+            )
+        [incident] = store.incidents.query(IncidentQuery(cameras=("hall",), limit=1))
+    at = _open("incident", id=str(incident.id))
+    assert ":gray-badge[person still down]" in texts(at)
+    [chart] = at.get("vega_lite_chart")
+    assert "fell again" in str(chart.proto)  # the moment is marked on the chart, in words
+    history = list(at.dataframe[0].value["What"])
+    assert [w.split(" (")[0] for w in history if "score" in w] == [
+        "fall detected",
+        "person got up",
+        "fell again",
+    ]
+    listed = _open("incidents")
+    rows = listed.dataframe[0].value
+    assert list(rows[rows["#"] == incident.id]["Person"]) == ["still down"]
+    cards = [c.value for c in listed.caption if " · person " in c.value]
+    assert sum("person still down" in c for c in cards) == 1  # its card; the two others got up

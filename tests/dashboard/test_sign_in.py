@@ -12,6 +12,7 @@ def _shows_nothing_but_the_form(at: AppTest) -> None:
     assert not at.exception
     assert [b.label for b in at.button] == ["Sign in"]
     assert len(at.image) == 0 and len(at.metric) == 0 and len(at.dataframe) == 0
+    assert not any("<img" in h.value or "<video" in h.value for h in at.html)
     assert "Needs attention" not in texts(at) and "Signed in as" not in texts(at)
 
 
@@ -49,7 +50,7 @@ def test_a_page_run_without_the_entry_script_shows_nothing_without_sign_in(site:
     at.query_params["id"] = "1"
     at.run()
     assert [w.value for w in at.warning] == ["Please sign in."]
-    assert len(at.image) == 0 and len(at.title) == 0
+    assert len(at.image) == 0 and len(at.title) == 0 and len(at.html) == 0
 
 
 def test_users_from_the_settings_file_and_the_database_sign_in(site: Site) -> None:

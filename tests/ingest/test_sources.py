@@ -2,6 +2,10 @@
 
 import itertools
 import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,3 +131,31 @@ def test_every_manifest_clip_reads_whole(manifest: list[ManifestEntry]) -> None:
         if count != entry.frames:
             short[entry.relative] = (count, entry.frames)
     assert not short
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: connecting waits for its whole open timeout."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/live.ts"
+
+
+@pytest.mark.parametrize("stop_after_s", [0.0, 1.5], ids=["before", "while-connecting"])
+def test_a_stop_cuts_connecting_short(silent_server: str, stop_after_s: float) -> None:
+    config = IngestConfig(open_timeout_s=60, stall_timeout_s=60)
+    source = open_source(silent_server, config)
+    stop = threading.Event()
+    threading.Timer(stop_after_s, stop.set).start()
+    started = time.monotonic()
+    assert list(source.frames(stop)) == []
+    assert time.monotonic() - started < stop_after_s + 2
+
+
+def test_a_stop_cuts_the_backoff_wait_short() -> None:
+    config = IngestConfig(reconnect_initial_s=30, reconnect_max_s=60)
+    source = open_source("http://127.0.0.1:9/live.ts", config)  # refused at once, then a long wait
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    assert list(source.frames(stop)) == []
+    assert time.monotonic() - started < 3

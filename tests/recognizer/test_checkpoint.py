@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,6 +120,22 @@ def test_truncated_file(saved: Path) -> None:
     data = saved.read_bytes()
     saved.write_bytes(data[: len(data) // 2])
     assert "not a readable PyTorch file" in _refusal(saved)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_bytes_are_not_taken_for_pickled_objects(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "noise.pt"
+    path.write_bytes(random.Random(seed).randbytes(4096))
+    message = _refusal(path)
+    assert "neither the zip archive nor the pickle" in message and "besides tensors" not in message
+    assert "expected a FallWatch checkpoint" in message and "\n" not in message
+
+
+def test_a_damaged_pickle_is_not_taken_for_pickled_objects(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(b"\x80\x02" + random.Random(1).randbytes(4096))  # a legacy torch.save header, then noise
+    message = _refusal(path)
+    assert "not a readable PyTorch file" in message and "besides tensors" not in message
 
 
 class Gadget:
