@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +14,18 @@ from fallwatch.alerts.records import WriteItem, utcnow
 from fallwatch.alerts.store import Store, open_store
 from fallwatch.core.config import AlertsConfig
 from fallwatch.core.types import Prediction
+
+MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
+
+
+@pytest.fixture(scope="module")
+def mqtt_broker() -> None:
+    """The real Mosquitto on loopback, or the module is skipped with the reason (CI starts it)."""
+    try:
+        socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"no MQTT broker on {MQTT_HOST}:{MQTT_PORT} (CI starts Mosquitto): {exc}")
+
 
 N = {"normal": 0.9, "falling": 0.05, "lying": 0.05}
 F = {"normal": 0.05, "falling": 0.9, "lying": 0.05}

@@ -85,12 +85,7 @@ class Listener:
         self._session.close()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def broker() -> None:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as exc:
-        pytest.skip(f"no MQTT broker on {HOST}:{PORT} (CI starts Mosquitto): {exc}")
+pytestmark = pytest.mark.usefixtures("mqtt_broker")
 
 
 def bridge(store: Store, cameras: list[str], config: MqttConfig, media: Path) -> HomeAssistantBridge:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import queue
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,7 @@ from tests.alerts.conftest import fall_items
 HOST, PORT = "127.0.0.1", 1883
 
 
-@pytest.fixture(scope="module", autouse=True)
-def broker() -> None:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as exc:
-        pytest.skip(f"no MQTT broker on {HOST}:{PORT} (CI starts Mosquitto): {exc}")
+pytestmark = pytest.mark.usefixtures("mqtt_broker")
 
 
 def subscribe(topic: str) -> tuple[mqtt.Client, queue.Queue[tuple[str, dict[str, Any], bool]]]:
