@@ -13,6 +13,7 @@ import importlib.util
 import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -91,9 +92,11 @@ def _export(weights: Path, backend: Backend, imgsz: int) -> Path:
     from ultralytics import YOLO  # type: ignore[attr-defined]  # imported after the environment is set
 
     try:
-        made = YOLO(str(weights), task="pose").export(
-            format=backend, imgsz=imgsz, dynamic=True, verbose=False
-        )
+        with warnings.catch_warnings():  # torch's tracer deprecation notes: not the operator's concern
+            warnings.simplefilter("ignore")
+            made = YOLO(str(weights), task="pose").export(
+                format=backend, imgsz=imgsz, dynamic=True, verbose=False
+            )
     except Exception as exc:  # ultralytics raises many kinds; the operator needs the one line
         raise FallWatchError(
             f"{weights.name}: export for {backend} failed ({type(exc).__name__}: {exc})"

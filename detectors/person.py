@@ -25,7 +25,7 @@ from fallwatch.detectors.weights import resolve_weights
 PERSON_CLASS = 0
 
 
-def _quiet_ultralytics(data_dir: Path, allow_network: bool) -> None:
+def quiet_ultralytics(data_dir: Path, allow_network: bool) -> None:
     """Ultralytics phones home and installs packages on import unless told not to; tell it before importing."""
     config_dir = data_dir / "ultralytics"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ class PersonDetector:
         self.weights = resolve_weights(
             config.model, config.weights, settings.resolved_models_dir, settings.allow_network
         )
-        _quiet_ultralytics(settings.data_dir, settings.allow_network)
+        quiet_ultralytics(settings.data_dir, settings.allow_network)
         self.backend = choose_backend(config.backend, self.device, self.weights)
         if self.backend != "torch":
             self._load(self.weights)  # refuses a file that is not YOLO pose weights before exporting it

@@ -25,6 +25,23 @@ FALLDATA = Path(os.environ.get("FALLWATCH_FALLDATA", REPO.parent / "shared" / "f
 os.environ.setdefault("FALLWATCH_DETECTOR__EXPORT_DIR", str(REPO / ".cache" / "detector-exports"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def detector_export(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Make the default runtime's export before any test runs `fallwatch`: once, not in the first few commands
+    the tests start (each would spend half a minute exporting it again until one had finished)."""
+    from fallwatch.detectors.export import choose_backend, export
+    from fallwatch.detectors.person import quiet_ultralytics
+    from fallwatch.detectors.weights import packaged_weights
+
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("export"))
+    weights = packaged_weights(settings.detector.model)
+    if weights is None or settings.detector.export_dir is None:
+        return
+    quiet_ultralytics(settings.data_dir, settings.allow_network)
+    backend = choose_backend(settings.detector.backend, "cpu", str(weights))
+    export(weights, backend, settings.detector.export_dir, settings.detector.imgsz)
+
+
 def falldata_manifest() -> list[ManifestEntry]:
     manifest = FALLDATA / "manifest.csv"
     if not manifest.is_file():

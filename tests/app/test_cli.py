@@ -14,12 +14,13 @@ import pytest
 from fallwatch.core.manifest import ManifestEntry
 
 FALLWATCH = [sys.executable, "-m", "fallwatch.app.cli"]
+EXPORTS = "FALLWATCH_DETECTOR__EXPORT_DIR"  # the tests' one detector-export cache (tests/conftest.py)
 
 
 def _run(*args: str, tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*FALLWATCH, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), EXPORTS: os.environ[EXPORTS]},
     )  # fmt: skip
 
 
@@ -138,7 +139,8 @@ def _run_bytes(
     args: list[bytes], tmp_path: Path, env: dict[bytes, bytes] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     # Bytes, not str: a name that is not UTF-8 reaches FallWatch as the kernel hands it over (surrogateescape).
-    base = {b"PATH": b"/usr/bin:/bin", b"HOME": os.fsencode(tmp_path / "home")}
+    base = {b"PATH": b"/usr/bin:/bin", b"HOME": os.fsencode(tmp_path / "home"),
+            os.fsencode(EXPORTS): os.fsencode(os.environ[EXPORTS])}  # fmt: skip
     return subprocess.run([os.fsencode(a) for a in FALLWATCH] + args, capture_output=True, timeout=120,
                           cwd=tmp_path / "cwd", env={**base, **(env or {})})  # fmt: skip
 
