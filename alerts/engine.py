@@ -163,6 +163,15 @@ class AlertEngine:
                 alerts.append(self._close(orphan.incident, state.now))
         return alerts
 
+    def forget(self, camera: str) -> None:
+        """Drop a camera without closing its incidents: another worker analyses it now, and tells its story."""
+        self._cameras.pop(camera, None)
+
+    def busy_cameras(self) -> frozenset[str]:
+        """Cameras with an incident still being followed."""
+        return frozenset(name for name, c in self._cameras.items()
+                         if c.orphans or any(t.incident for t in c.tracks.values()))  # fmt: skip
+
     def open_incidents(self) -> list[str]:
         """Keys of the incidents still being followed, in a stable order."""
         keys = [t.incident.key for c in self._cameras.values() for t in c.tracks.values() if t.incident]

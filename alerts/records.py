@@ -62,6 +62,7 @@ class WriteItem:
     samples: tuple[ScoreSample, ...] = ()
     media: MediaRefs | None = None
     box: Box | None = None  # the track's box at the event, source pixels (drawn on the snapshot)
+    lease_epoch: int | None = None  # the camera's lease this worker held (None: no lease, a one-off run)
 
     def to_json(self) -> dict[str, Any]:
         e = self.event
@@ -83,6 +84,7 @@ class WriteItem:
             if self.media is None
             else {"snapshot": self.media.snapshot, "clip": self.media.clip},
             "box": None if self.box is None else list(self.box),
+            "lease_epoch": self.lease_epoch,
         }
 
     @classmethod
@@ -105,7 +107,12 @@ class WriteItem:
             samples=tuple(ScoreSample(*(float(v) for v in s)) for s in data.get("samples", [])),
             media=None if media is None else MediaRefs(media.get("snapshot"), media.get("clip")),
             box=_box(data.get("box")),  # absent in items spooled before boxes were stored
+            lease_epoch=_optional_int(data.get("lease_epoch")),  # absent before workers shared cameras
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _box(value: Any) -> Box | None:
@@ -220,6 +227,41 @@ class CameraStatus:
     frame_path: str | None  # a recent frame (JPEG), relative to the media root
     detail: str | None  # why it is reconnecting or stopped, in a few words
     updated_at: datetime
+    worker: str | None = None  # the worker whose lease covers the camera now, if any
+    worker_since: datetime | None = None  # since when it has held the camera
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLease:
+    """Who analyses a camera. `epoch` counts changes of hands; an expired lease is free to take."""
+
+    camera: str
+    worker: str | None
+    epoch: int
+    acquired_at: datetime | None
+    expires_at: datetime | None
+
+    def held_at(self, now: datetime) -> bool:
+        return self.worker is not None and self.expires_at is not None and self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """A registered `fallwatch run` process and the cameras it held when asked."""
+
+    name: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    max_cameras: int
+    metrics_port: int | None
+    cameras: tuple[str, ...] = ()
+
+    def live_at(self, now: datetime, lease_s: float) -> bool:
+        """Still heard from within one lease: its cameras are its own until then."""
+        return self.stopped_at is None and (now - self.heartbeat_at).total_seconds() < lease_s
 
 
 @dataclass(frozen=True, slots=True)

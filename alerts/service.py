@@ -10,6 +10,7 @@ outbox rows, off the analysis loop).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from fallwatch.alerts.store import Store, open_store, parse_url, resolve_url
 from fallwatch.alerts.writer import IncidentWriter, Spool
 from fallwatch.core.config import Settings
 from fallwatch.core.types import EventKind, Frame, IncidentEvent, Prediction
+
+log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0  # retention walks the media folder: hourly is plenty for limits counted in days and MB
 
@@ -43,6 +46,8 @@ class AlertService:
         self._clock = clock
         self._pruned_at = -float("inf")
         self.events: list[IncidentEvent] = []  # everything emitted, for `fallwatch eval` and tests
+        # The lease epoch each write carries (None: the camera is not ours any more: nothing is written).
+        self.lease_of: Callable[[str], int | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, run_id: str = "", url: str | None = None) -> AlertService:
@@ -77,6 +82,16 @@ class AlertService:
     def on_prediction(self, prediction: Prediction) -> None:
         self._handle(self.engine.feed(prediction))
 
+    def end_camera(self, camera: str, *, handed_on: bool) -> None:
+        """One camera stops here mid-run: handed on, its incidents are closed (the next worker opens its own);
+        lost to another worker, it is dropped without a word (its writes would be refused anyway)."""
+        if handed_on:
+            self._handle(self.engine.finish(camera))
+        else:
+            self.engine.forget(camera)
+        if self.recorder is not None:
+            self.recorder.finish(camera)
+
     def close(self, timeout_s: float = 30.0) -> bool:
         """End every incident and clip; True when everything reached the store within `timeout_s`."""
         self._handle(self.engine.finish())
@@ -87,11 +102,25 @@ class AlertService:
     def _handle(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             event = alert.event
+            epoch = self.lease_of(event.camera) if self.lease_of is not None else None
+            if self.lease_of is not None and epoch is None:
+                log.warning("%s on %s not written: the camera's lease has passed to another worker",
+                            event.kind.value, event.camera)  # fmt: skip
+                continue
             at = self._clock()
             media = None
             if event.kind is EventKind.OPENED and self.recorder is not None:
                 media = self.recorder.start(event.incident_key, event.camera, event.pts, at)
             self.events.append(event)
             self.writer.submit(
-                WriteItem(uuid.uuid4().hex, event, at, alert.zone, alert.samples, media, box=alert.box)
+                WriteItem(
+                    uuid.uuid4().hex,
+                    event,
+                    at,
+                    alert.zone,
+                    alert.samples,
+                    media,
+                    box=alert.box,
+                    lease_epoch=epoch,
+                )
             )

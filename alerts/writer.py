@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fallwatch.alerts.records import WriteItem
-from fallwatch.alerts.store import Store, StoreUnavailable
+from fallwatch.alerts.store import LeaseFenced, Store, StoreUnavailable
 from fallwatch.core.errors import FallWatchError
 
 log = logging.getLogger("fallwatch.writer")
@@ -164,6 +164,14 @@ class IncidentWriter:
                 self._store.incidents.apply(item)
             except StoreUnavailable:
                 raise
+            except (
+                LeaseFenced
+            ) as exc:  # another worker analyses this camera now: its events are the ones kept
+                log.warning(
+                    "incident event %s not written: %s; kept in %s", item.uid, exc, self._spool.failed_dir
+                )
+                self._spool.quarantine(path, f"fenced: {exc}")
+                continue
             except Exception as exc:  # a refused write is a bug to look at, not a reason to stop writing
                 log.exception(
                     "incident event %s refused by the store; kept in %s", item.uid, self._spool.failed_dir

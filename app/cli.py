@@ -16,6 +16,7 @@ from fallwatch.app.dashboard_command import add_dashboard_parser
 from fallwatch.app.incidents_command import add_incidents_parser
 from fallwatch.app.notify_command import add_notify_parser
 from fallwatch.app.train_command import add_train_parser
+from fallwatch.app.workers_command import add_workers_parser
 from fallwatch.core.errors import FallWatchError
 
 EXAMPLES = """\
@@ -25,6 +26,7 @@ examples:
   fallwatch track --source rtsp://cam1.local/stream --duration 60
   fallwatch incidents list --status open
   fallwatch notify --db postgresql+psycopg://fallwatch@db/fallwatch
+  fallwatch workers --db postgresql+psycopg://fallwatch@db/fallwatch
   fallwatch dashboard --port 8501
   fallwatch config --config fallwatch.yaml
 
@@ -192,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_incidents_parser(subparsers)
     add_notify_parser(subparsers)
     add_dashboard_parser(subparsers)
+    add_workers_parser(subparsers)
     add_train_parser(subparsers)
     _add_config(subparsers)
     return parser

@@ -142,7 +142,7 @@ def summarise(videos: Sequence[VideoResult], baseline: bool = False) -> dict[str
 
 
 def evaluate(settings: Settings, entries: Sequence[ManifestEntry], progress: bool = True) -> dict[str, Any]:
-    recognizer = Recognizer(settings.recognizer)
+    recognizer = Recognizer(settings.recognizer, settings)
     detector = PersonDetector(settings.detector, settings)
     rule = KeypointRule()
     videos: list[VideoResult] = []

@@ -109,13 +109,29 @@ class AnalysisMonitor:
         window_s: float = WINDOW_S,
         now: float | None = None,
     ) -> None:
-        self.cameras = cameras
+        self.cameras = list(cameras)
         self.min_analysed_fps = ingest.min_analysed_fps
+        self._window_s = window_s
         self._analysed = {c.name: RecentRate(window_s) for c in cameras}
         self._skipped = {c.name: RecentRate(window_s) for c in cameras}
         self._behind: dict[str, bool] = {c.name: False for c in cameras}
         self._lock = threading.Lock()
         self.check(now)  # the zero everything is measured from
+
+    def add(self, camera: Camera) -> None:
+        """Watch one more camera (a worker took it), measured from now."""
+        with self._lock:
+            self.cameras = [c for c in self.cameras if c.name != camera.name] + [camera]
+            self._analysed[camera.name] = RecentRate(self._window_s)
+            self._skipped[camera.name] = RecentRate(self._window_s)
+            self._behind[camera.name] = False
+            self._check(camera, time.monotonic())
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self.cameras = [c for c in self.cameras if c.name != name]
+            for table in (self._analysed, self._skipped, self._behind):
+                table.pop(name, None)
 
     def check(self, now: float | None = None) -> dict[str, CameraHealth]:
         """Samples every camera's counters at `now` (monotonic seconds; default: now) and decides; logs each
@@ -145,7 +161,8 @@ class AnalysisMonitor:
         healths = self.check(now)
         status = overall(list(healths.values()))
         behind = {name: health.summary for name, health in healths.items() if health.behind}
-        cameras = {camera.name: _camera_json(camera, healths[camera.name]) for camera in self.cameras}
+        cameras = {camera.name: _camera_json(camera, healths[camera.name])
+                   for camera in self.cameras if camera.name in healths}  # fmt: skip
         return status is Health.OK, {"status": status.value, "behind": behind, "cameras": cameras}
 
 

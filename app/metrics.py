@@ -1,6 +1,6 @@
 """Prometheus metrics and a health endpoint for a running pipeline, on one small HTTP server.
 
-`/metrics` is the Prometheus text format; `/healthz` is JSON with each camera's state: 200 with status `ok`, or
+`/metrics` is the Prometheus text format; `/livez` says whether the analysis loop still turns; `/healthz` is JSON with each camera's state: 200 with status `ok`, or
 503 with status `down` (a live camera is disconnected) or `degraded` (a live camera is analysed too rarely; the
 body names it and its rate). A load balancer or Kubernetes readiness probe reads the status code.
 
@@ -10,6 +10,7 @@ works before its first event (a reconnect counter that appears only at the first
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -69,6 +70,12 @@ class PipelineMetrics:
         )
         self.stage = Histogram("fallwatch_stage_seconds", "Wall time of a pipeline stage per batch", ["stage"],
                                buckets=STAGE_BUCKETS, registry=self.registry)  # fmt: skip
+        self.lease_epoch = self._gauge(
+            "fallwatch_camera_lease_epoch",
+            "The lease epoch this worker holds the camera at (absent: not ours)",
+        )
+        self.worker = Gauge("fallwatch_worker_cameras", "Cameras this worker holds, by worker name", ["worker"],
+                            registry=self.registry)  # fmt: skip
         self._last: dict[str, dict[str, int]] = {}  # per camera, each counter's total at the last update
         for camera in cameras:
             self.add_camera(camera)
@@ -92,6 +99,19 @@ class PipelineMetrics:
         for kind in EventKind:
             self.incidents.labels(camera, kind.value)
         self._last[camera] = {}
+
+    def remove_camera(self, camera: str) -> None:
+        """Drop `camera`'s gauges (another worker reports it now); counters stay, as Prometheus expects."""
+        for gauge in (self.fps, self.sampling_fps, self.behind, self.connected, self.lease_epoch):
+            with contextlib.suppress(KeyError):
+                gauge.remove(camera)
+        self._last.pop(camera, None)
+
+    def update_leases(self, worker: str, held: dict[str, int]) -> None:
+        """Which cameras this worker holds, at which epoch."""
+        self.worker.labels(worker).set(len(held))
+        for camera, epoch in held.items():
+            self.lease_epoch.labels(camera).set(epoch)
 
     def update_camera(self, camera: Camera, health: CameraHealth, gate: GateCounts | None = None) -> None:
         """Counters advance by what the camera's own totals grew since the last call; gauges take `health`."""
@@ -128,12 +148,17 @@ class PipelineMetrics:
 
 
 class MetricsServer:
-    """Serves `/metrics` and `/healthz` on a background thread."""
+    """Serves `/metrics`, `/healthz` and `/livez` on a background thread."""
 
     def __init__(
-        self, metrics: PipelineMetrics, health: HealthReport, port: int, address: str = "127.0.0.1"
+        self,
+        metrics: PipelineMetrics,
+        health: HealthReport,
+        port: int,
+        address: str = "127.0.0.1",
+        alive: Callable[[], bool] = lambda: True,
     ) -> None:
-        handler = _handler(metrics, health)
+        handler = _handler(metrics, health, alive)
         self._server = ThreadingHTTPServer((address, port), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
@@ -148,7 +173,9 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler(metrics: PipelineMetrics, health: HealthReport) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    metrics: PipelineMetrics, health: HealthReport, alive: Callable[[], bool]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
@@ -156,8 +183,12 @@ def _handler(metrics: PipelineMetrics, health: HealthReport) -> type[BaseHTTPReq
             elif self.path in ("/healthz", "/health"):
                 healthy, report = health()
                 self._reply(200 if healthy else 503, "application/json", json.dumps(report).encode())
+            elif self.path == "/livez":
+                # Liveness only: a camera behind or down is /healthz's business; restarting would not mend it.
+                ok = alive()
+                self._reply(200 if ok else 503, "text/plain", b"ok\n" if ok else b"analysis loop stuck\n")
             else:
-                self._reply(404, "text/plain", b"not found: try /metrics or /healthz\n")
+                self._reply(404, "text/plain", b"not found: try /metrics, /healthz or /livez\n")
 
         def _reply(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)

@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fallwatch.alerts.service import AlertService
+from fallwatch.app.assignment import Changes
 from fallwatch.app.health import AnalysisMonitor
 from fallwatch.app.metrics import PipelineMetrics
 from fallwatch.core.config import Settings
@@ -62,6 +64,20 @@ class RunResult:
         return self.analysed_frames / self.wall_s if self.wall_s > 0 else 0.0
 
 
+class Roster(Protocol):
+    """Which cameras this process analyses, when several share them (`app.assignment` through the store)."""
+
+    name: str  # this worker's
+    busy: frozenset[str]  # cameras with an incident in progress, told by the loop: never handed on
+
+    def changes(self) -> Changes: ...
+    def held(self) -> dict[str, int]: ...
+    def epoch(self, camera: str) -> int | None: ...
+    def camera(self, name: str) -> Camera: ...
+    def ended(self, camera: str) -> None: ...
+    def finished(self, hub: CameraHub) -> bool: ...
+
+
 def settings_for(settings: Settings, recognizer: Recognizer) -> Settings:
     """The settings with tubelets shaped as the recognizer expects them."""
     tubelets = settings.tubelets.model_copy(update={"frames": recognizer.frames})
@@ -90,44 +106,119 @@ class Pipeline:
         # Sees every frame's detections and tracks (eval's keypoint baseline uses it).
         self.observer = observer
         self.last_frames: dict[str, Frame] = {}  # the newest analysed frame per camera, for status reports
+        self.beat = time.monotonic()  # the analysis loop's last turn (/livez)
+        self._hub: CameraHub | None = None
+        self._retiring: dict[str, bool] = {}  # camera -> handed on (True) or lost (False), while it drains
+        self._restart: set[str] = set()
+        self._ended: dict[str, Camera] = {}
 
     def run(
         self,
         cameras: list[Camera],
         stop: threading.Event | None = None,
         monitor: AnalysisMonitor | None = None,
+        roster: Roster | None = None,
     ) -> RunResult:
-        """Runs until every camera ends (files) or `stop` is set (then drains what is queued)."""
+        """Runs until every camera ends (files) or `stop` is set (then drains what is queued).
+
+        With a `roster` (a worker's leases), cameras start and stop as it says, and the run goes on while it
+        has cameras to give or `stop` is unset."""
         stop = stop or threading.Event()
         monitor = monitor or AnalysisMonitor(cameras, self.settings.ingest)
         start, analysed = time.monotonic(), 0
         predictions: list[Prediction] = []
         flushed: set[str] = set()
         by_name = {camera.name: camera for camera in cameras}
+        self._ended = {}
         if self.metrics is not None:
             for camera in cameras:
                 self.metrics.add_camera(camera.name)
-        hub = CameraHub(cameras, adapt=True)
+        hub = CameraHub(cameras, adapt=True, dynamic=roster is not None)
+        self._hub = hub
+        keep_open = None if roster is None else (lambda: not stop.is_set() and not roster.finished(hub))
         with hub:
-            for batch in hub.batches():
+            for batch in hub.batches(keep_open=keep_open):
+                self.beat = time.monotonic()
                 if stop.is_set():
                     hub.request_stop()
+                elif roster is not None:
+                    self._follow(roster, hub, monitor, by_name)
                 tubelets = self._perceive(batch)
                 for name in set(hub.finished()) - flushed:
                     flushed.add(name)
-                    tubelets += self.perception.finish(name)
+                    ending = self._retiring.pop(name, None)
+                    finished = self.perception.finish(name)
+                    if ending is not False:  # a lost camera's last tubelets are another worker's to judge
+                        tubelets += finished
+                    if ending is not None:
+                        self._leave(name, hub, monitor, roster, flushed, by_name, handed_on=ending)
                 predictions += self._judge(tubelets)
                 for frame in batch:
-                    by_name[frame.camera].counts.analysed += 1
+                    if frame.camera in by_name:
+                        by_name[frame.camera].counts.analysed += 1
                 analysed += len(batch)
-                self._report(cameras, monitor)
+                self._report(hub.cameras, monitor)
             for name in set(hub.finished()) - flushed:
                 predictions += self._judge(self.perception.finish(name))
         stored = self.alerts.close()
         wall = time.monotonic() - start
-        reports = {c.name: self._camera_report(c, hub) for c in cameras}
+        reports = {c.name: self._camera_report(c, hub) for c in [*self._ended.values(), *hub.cameras]}
         return RunResult(list(self.alerts.events), reports, analysed, wall, stored,
                          predictions if self.keep_predictions else [])  # fmt: skip
+
+    def running_cameras(self) -> list[Camera]:
+        """The cameras decoding now (for a signal handler that must stop them even before any frame)."""
+        return list(self._hub.cameras) if self._hub is not None else []
+
+    def _follow(
+        self, roster: Roster, hub: CameraHub, monitor: AnalysisMonitor, by_name: dict[str, Camera]
+    ) -> None:
+        """Start the cameras the roster gave us, retire the ones it took back."""
+        changes = roster.changes()
+        self.alerts.lease_of = roster.epoch
+        for name in changes.lost:
+            self._retiring[name] = False
+            hub.retire(name)
+        for name in changes.handed_on:
+            self._retiring[name] = True
+            hub.retire(name)
+        for name in changes.started:
+            if name in hub.states:  # still draining from an earlier lease: started again once it has gone
+                self._restart.add(name)
+                continue
+            self._start(roster.camera(name), hub, monitor, by_name)
+        roster.busy = self.alerts.engine.busy_cameras()
+        if self.metrics is not None:
+            self.metrics.update_leases(roster.name, roster.held())
+
+    def _start(
+        self, camera: Camera, hub: CameraHub, monitor: AnalysisMonitor, by_name: dict[str, Camera]
+    ) -> None:
+        by_name[camera.name] = camera
+        monitor.add(camera)
+        if self.metrics is not None:
+            self.metrics.add_camera(camera.name)
+        hub.add(camera)
+
+    def _leave(self, name: str, hub: CameraHub, monitor: AnalysisMonitor, roster: Roster | None,
+               flushed: set[str], by_name: dict[str, Camera], *, handed_on: bool) -> None:  # fmt: skip
+        """A retired camera has drained: end it in the alert stages, forget it, tell the roster."""
+        self.alerts.end_camera(name, handed_on=handed_on)
+        camera = hub.remove(name)
+        if camera is not None:
+            self._ended[name] = camera
+        monitor.remove(name)
+        if self.metrics is not None:
+            self.metrics.remove_camera(name)
+        by_name.pop(name, None)
+        flushed.discard(name)
+        if roster is None:
+            return
+        roster.ended(name)
+        if name in self._restart:
+            self._restart.discard(name)
+            if roster.epoch(name) is not None:
+                self._start(roster.camera(name), hub, monitor, by_name)
 
     def _perceive(self, batch: list[Frame]) -> list[Tubelet]:
         tubelets: list[Tubelet] = []

@@ -8,16 +8,17 @@ outbox before exit.
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fallwatch.alerts.media import MediaPathError, camera_folder, encode_jpeg, inside_root
 from fallwatch.alerts.notifiers.home_assistant import HomeAssistantBridge
@@ -26,8 +27,9 @@ from fallwatch.alerts.notifiers.notifier import Notifier
 from fallwatch.alerts.records import CameraState, DeliveryStatus
 from fallwatch.alerts.service import AlertService
 from fallwatch.alerts.store import Store, StoreUnavailable, open_store, resolve_url
+from fallwatch.app.assignment import CameraAssignment
 from fallwatch.app.health import AnalysisMonitor, CameraHealth
-from fallwatch.app.metrics import MetricsServer, PipelineMetrics
+from fallwatch.app.metrics import HealthReport, MetricsServer, PipelineMetrics
 from fallwatch.app.pipeline import Pipeline, RunResult
 from fallwatch.core.config import (
     CameraConfig,
@@ -117,7 +119,7 @@ def build_cameras(settings: Settings) -> list[Camera]:
 
 
 @contextmanager
-def stop_on_signals(cameras: Sequence[Camera] = ()) -> Iterator[threading.Event]:
+def stop_on_signals(cameras: Callable[[], Sequence[Camera]] = list) -> Iterator[threading.Event]:
     """An event set by SIGINT or SIGTERM, which also stops `cameras` decoding; a second signal interrupts at once.
 
     The cameras are stopped here, not only when the analysis loop next sees the event: a camera that never
@@ -130,7 +132,7 @@ def stop_on_signals(cameras: Sequence[Camera] = ()) -> Iterator[threading.Event]
             raise KeyboardInterrupt
         log.warning("signal %d: stopping; draining queues and flushing notifications", signum)
         stop.set()
-        for camera in cameras:
+        for camera in cameras():
             camera.stop()  # only sets its event: safe in a signal handler
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -188,7 +190,7 @@ class CameraStatusReporter:
     The fps reported is the rate really analysed over the monitor's window; a camera analysed under its floor is
     `behind`, with "analysing 1.2 of 10 fps (minimum 2)" as its detail."""
 
-    def __init__(self, store: Store, cameras: list[Camera], pipeline: Pipeline, media_root: Path,
+    def __init__(self, store: Store, cameras: Callable[[], list[Camera]], pipeline: Pipeline, media_root: Path,
                  monitor: AnalysisMonitor, every_s: float = 5.0) -> None:  # fmt: skip
         self.store, self.cameras, self.pipeline = store, cameras, pipeline
         self.media_root, self.monitor, self.every_s = media_root, monitor, every_s
@@ -210,8 +212,10 @@ class CameraStatusReporter:
 
     def report(self, final: bool = False) -> None:
         healths = self.monitor.check()
-        for camera in self.cameras:
-            health = healths[camera.name]
+        for camera in self.cameras():
+            health = healths.get(camera.name)
+            if health is None:
+                continue  # taken a moment ago: reported from the next round
             state, detail = self.state_of(health, final)
             try:
                 self.store.cameras.report(
@@ -254,28 +258,37 @@ class CameraStatusReporter:
 def run(settings: Settings, options: RunOptions) -> int:
     settings = apply_options(settings, options)
     cameras = build_cameras(settings)  # bad sources fail here, before any model loads
-    recognizer = Recognizer(settings.recognizer)
+    recognizer = Recognizer(settings.recognizer, settings)
     url = resolve_url(None, settings.store.url, data_dir=settings.data_dir)
     store = open_store(
         url, connect_timeout_s=settings.store.connect_timeout_s
     )  # migrates before threads start
+    assignment = CameraAssignment(store, camera_openers(settings, cameras), settings.workers,
+                                  settings.server.metrics_port or None,
+                                  files_only=not any(camera.live for camera in cameras))  # fmt: skip
     bridge = home_assistant_bridge(store, [camera.name for camera in cameras], settings)
-    alerts = AlertService.from_settings(
-        settings, run_id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ/"), url=url
-    )
-    metrics = PipelineMetrics(camera.name for camera in cameras)
-    monitor = AnalysisMonitor(cameras, settings.ingest)
+    alerts = AlertService.from_settings(settings, run_id=run_id(assignment.name), url=url)
+    metrics = PipelineMetrics()
+    monitor = AnalysisMonitor([], settings.ingest)
     pipeline = Pipeline(settings, recognizer, alerts, metrics=metrics)
-    server = _metrics_server(settings, metrics, monitor)
+    server = _metrics_server(settings, metrics, worker_health(monitor, assignment), pipeline_alive(pipeline))
+    assignment.start()  # registers and takes a first share of the cameras
     delivery = OutboxDelivery(store, settings).start()
     media_root = settings.resolved_media_root
-    status = CameraStatusReporter(store, cameras, pipeline, media_root, monitor).start()
+    status = CameraStatusReporter(store, pipeline.running_cameras, pipeline, media_root, monitor).start()
+    released = False
     try:
-        with stop_on_signals(cameras) as stop:
-            result = pipeline.run(cameras, stop, monitor)
+        with stop_on_signals(pipeline.running_cameras) as stop:
+            result = pipeline.run([], stop, monitor, roster=assignment)
         status.stop()
+        # Incidents are in the store or the spool now: the cameras go to other workers before notifications
+        # are flushed, so that they are not left unwatched for the flush's length.
+        assignment.stop()
+        released = True
         left = delivery.flush(settings.server.flush_timeout_s)
     finally:
+        if not released:
+            assignment.stop()
         if bridge is not None:
             bridge.stop()
         delivery.close()
@@ -292,6 +305,42 @@ def run(settings: Settings, options: RunOptions) -> int:
     return 0
 
 
+def run_id(worker: str) -> str:
+    """Prefixes this run's incident keys: the worker, the start second, and randomness, so that no two runs share
+    a key however close their starts (two runs of one second once merged each other's incidents)."""
+    return f"{worker}/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}/"
+
+
+def camera_openers(settings: Settings, cameras: list[Camera]) -> dict[str, Callable[[], Camera]]:
+    """How to open each configured camera when this worker takes it: the one opened to check it at start the
+    first time, a fresh one after that (a camera's decode thread runs once)."""
+    opened = {camera.name: camera for camera in cameras}
+
+    def opener(name: str) -> Callable[[], Camera]:
+        def open_camera() -> Camera:
+            camera = opened.pop(name, None)
+            return camera if camera is not None else Camera(name, settings.cameras[name], settings.ingest)
+
+        return open_camera
+
+    return {camera.name: opener(camera.name) for camera in cameras}
+
+
+def worker_health(monitor: AnalysisMonitor, assignment: CameraAssignment) -> HealthReport:
+    """/healthz: the cameras' health, and which cameras this worker holds at which lease epoch."""
+
+    def report() -> tuple[bool, dict[str, Any]]:
+        healthy, body = monitor.report()
+        return healthy, {**body, "worker": assignment.name, "leases": assignment.held()}
+
+    return report
+
+
+def pipeline_alive(pipeline: Pipeline, stuck_after_s: float = 60.0) -> Callable[[], bool]:
+    """/livez: the analysis loop turned within `stuck_after_s` (it turns every 50 ms even with no camera)."""
+    return lambda: time.monotonic() - pipeline.beat < stuck_after_s
+
+
 def home_assistant_bridge(store: Store, cameras: list[str], settings: Settings) -> HomeAssistantBridge | None:
     """Home Assistant's discovery and states, when MQTT is on; a broker that refuses us stops the run here."""
     mqtt = settings.notify.mqtt
@@ -305,13 +354,13 @@ def home_assistant_bridge(store: Store, cameras: list[str], settings: Settings) 
 
 
 def _metrics_server(
-    settings: Settings, metrics: PipelineMetrics, monitor: AnalysisMonitor
+    settings: Settings, metrics: PipelineMetrics, health: HealthReport, alive: Callable[[], bool]
 ) -> MetricsServer | None:
     if settings.server.metrics_port == 0:
         return None
     try:
-        server = MetricsServer(metrics, monitor.report, settings.server.metrics_port,
-                               settings.server.metrics_address)  # fmt: skip
+        server = MetricsServer(metrics, health, settings.server.metrics_port,
+                               settings.server.metrics_address, alive)  # fmt: skip
     except OSError as exc:
         raise FallWatchError(
             f"metrics port {settings.server.metrics_port}: cannot listen ({exc.strerror}); "

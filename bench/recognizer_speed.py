@@ -6,10 +6,13 @@
 2. Tubelets per second of the configuration FallWatch ships (the architecture of the shipped checkpoint, with
    its trajectory input when it has one), batched, from uint8 tubelets with their boxes and keypoints to
    logits, with the peak resident memory of a process that does only that.
+3. The shipped model in each runtime (`recognizer.backend` torch, onnx and openvino, through `Recognizer` as the
+   pipeline calls it: uint8 tubelets -> logits), at batch 1 and 8, timed in alternation in one process, with
+   each runtime's tubelets per second as a ratio of torch's and its largest logit difference from torch.
 
-    .venv/bin/python bench/recognizer_speed.py [--rounds 7] [--threads 2]
+    .venv/bin/python bench/recognizer_speed.py [--rounds 7] [--threads 2] [--export-dir DIR]
 
-Prints a table and writes bench/results/recognizer_speed.json.
+Prints a table and writes bench/results/recognizer_speed.json and recognizer_speed.png (the runtimes).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from fallwatch.core.config import RecognizerConfig  # noqa: E402
 from fallwatch.core.types import Tubelet  # noqa: E402
 from fallwatch.recognizer import build_slowfast, load_checkpoint, prepare_for_inference, tubelets_to_inputs  # noqa: E402
-from fallwatch.recognizer.infer import SHIPPED_CHECKPOINT  # noqa: E402
+from fallwatch.recognizer.export import BACKENDS  # noqa: E402
+from fallwatch.recognizer.infer import SHIPPED_CHECKPOINT, Recognizer  # noqa: E402
 from fallwatch.recognizer.keymap import PYTORCHVIDEO, rename  # noqa: E402
 from fallwatch.recognizer.presets import PRESETS  # noqa: E402
 
@@ -49,6 +54,9 @@ RESULTS = REPO / "bench" / "results" / "recognizer_speed.json"
 # window fitted to the clip (its hub default fits 32 x 224 px), so it is built with the window for this crop.
 R50_BATCH, R50_FRAMES, R50_CROP = 2, 32, 160
 TINY_BATCHES = (1, 8, 32)
+BACKEND_BATCHES = (1, 8)
+# Where the runtimes' exports are cached between runs (as the tests cache the detector's).
+EXPORTS = REPO / ".cache" / "recognizer-exports"
 
 PV_PLAIN = "pytorchvideo, no_grad, NCDHW"
 PV_LIKE = "pytorchvideo, inference_mode, channels_last_3d"
@@ -98,7 +106,7 @@ def _randomize(model: nn.Module) -> None:
                 tensor.copy_(torch.randn(shape, generator=generator) * 0.05)
 
 
-def _timed_rounds(variants: dict[str, Forward], rounds: int) -> dict[str, list[float]]:
+def _timed_rounds(variants: Mapping[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
     """One untimed warm-up each, then `rounds` rounds; each round runs every variant once, order rotated."""
     names = list(variants)
     for name in names:
@@ -255,6 +263,99 @@ def bench_tiny(rounds: int) -> dict[str, Any]:
     }
 
 
+def bench_backends(rounds: int, export_dir: Path) -> dict[str, Any]:
+    """Every runtime through `Recognizer`, in one process, timed in alternation (see `_timed_rounds`)."""
+    torch.manual_seed(0)
+    recognizers = {}
+    open_s = {}
+    for backend in BACKENDS:
+        started = time.perf_counter()  # an export is made once, outside the timing (cached in export_dir)
+        config = RecognizerConfig(backend=backend, device="cpu", export_dir=export_dir)
+        recognizers[backend] = Recognizer(config)
+        open_s[backend] = time.perf_counter() - started
+        assert recognizers[backend].backend == backend
+    auto = Recognizer(RecognizerConfig(backend="auto", device="cpu", export_dir=export_dir)).backend
+    spec = recognizers["torch"].spec
+    pool = _tubelets(max(BACKEND_BATCHES), spec.frames, spec.crop)
+
+    def step(recognizer: Recognizer, batch: int) -> Callable[[], Any]:
+        return lambda: recognizer.logits(pool[:batch])
+
+    variants = {f"{b}/{n}": step(r, n) for n in BACKEND_BATCHES for b, r in recognizers.items()}
+    times = _timed_rounds(variants, rounds)
+    reference = {n: recognizers["torch"].logits(pool[:n]) for n in BACKEND_BATCHES}
+    rows: dict[str, dict[str, Any]] = {}
+    for n in BACKEND_BATCHES:
+        rows[str(n)] = {}
+        for backend, recognizer in recognizers.items():
+            summary = _summary(times[f"{backend}/{n}"])
+            rows[str(n)][backend] = {
+                **summary,
+                "tubelets_per_s": n / summary["median_s"],
+                "max_abs_logit_diff_vs_torch": float(
+                    np.abs(recognizer.logits(pool[:n]) - reference[n]).max()
+                ),
+            }
+        for row in rows[str(n)].values():
+            row["ratio_vs_torch"] = row["tubelets_per_s"] / rows[str(n)]["torch"]["tubelets_per_s"]
+    return {
+        "preset": f"shipped model ({SHIPPED_CHECKPOINT.name})",
+        "path": "Recognizer.logits: uint8 tubelets with boxes and keypoints -> inputs -> runtime -> logits",
+        "rounds": rounds,
+        "export_dir": str(export_dir),
+        "open_s": open_s,
+        "auto_picks": auto,
+        "batches": rows,
+        "max_abs_logit": float(max(np.abs(r).max() for r in reference.values())),
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def _backends_table(runs: list[dict[str, Any]]) -> list[str]:
+    first = runs[0]
+    lines = [
+        f"{first['preset']} per runtime ({first['path']}), median of {first['rounds']} alternated runs; "
+        f"auto picks {first['auto_picks']}",
+        "| threads | batch | runtime  | median s | tubelets/s | vs torch | max |diff| to torch |",
+        "|---------|-------|----------|----------|------------|----------|---------------------|",
+    ]
+    for run in runs:
+        for batch, row in run["batches"].items():
+            for backend, v in row.items():
+                lines.append(
+                    f"| {run['threads']:>7} | {batch:>5} | {backend:<8} | {v['median_s']:8.3f} "
+                    f"| {v['tubelets_per_s']:10.1f} | {v['ratio_vs_torch']:7.2f}x "
+                    f"| {v['max_abs_logit_diff_vs_torch']:19.1e} |"
+                )
+    lines.append(f"(largest |logit| {first['max_abs_logit']:.2f}; all runtimes float32)")
+    return lines
+
+
+def plot_backends(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [(run["threads"], batch) for run in runs for batch in run["batches"]]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    width = 0.8 / len(BACKENDS)
+    for i, backend in enumerate(BACKENDS):
+        values = [run["batches"][b][backend] for run in runs for b in run["batches"]]
+        xs = [g + (i - (len(BACKENDS) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, [v["tubelets_per_s"] for v in values], width, label=backend)
+        for bar, v in zip(bars, values, strict=True):
+            top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+            ax.annotate(f"{v['ratio_vs_torch']:.2f}x", top, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(groups)), [f"batch {b}\n{t} thread{'s' * (t != 1)}" for t, b in groups])
+    ax.set_ylabel("tubelets per second (higher is better)")
+    ax.set_title(f"Shipped recognizer per runtime, {runs[0]['preset'].split('(')[1].rstrip(')')}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _r50_table(r50: dict[str, Any]) -> list[str]:
     inp = r50["input"]
     lines = [
@@ -299,14 +400,20 @@ def _tiny_table(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _table(r50: dict[str, Any], tiny: dict[str, Any], tiny_one_thread: dict[str, Any] | None) -> str:
+def _table(
+    r50: dict[str, Any],
+    tiny: dict[str, Any],
+    tiny_one_thread: dict[str, Any] | None,
+    backends: list[dict[str, Any]],
+) -> str:
     runs = [tiny] if tiny_one_thread is None else [tiny, tiny_one_thread]
-    return "\n".join([*_r50_table(r50), "", *_tiny_table(runs)])
+    return "\n".join([*_r50_table(r50), "", *_tiny_table(runs), "", *_backends_table(backends)])
 
 
-def _tiny_in_child(rounds: int, threads: int) -> dict[str, Any]:
-    """The tiny-model benchmark in a fresh process, so that its peak memory is its own."""
-    child = [sys.executable, __file__, "--tiny-only", f"--rounds={rounds}", f"--threads={threads}"]
+def _in_child(rounds: int, threads: int, mode: str = "--tiny-only", *extra: str) -> dict[str, Any]:
+    """The tiny-model benchmark (or with `--backends-only` the runtimes') in a fresh process, so that its peak
+    memory is its own."""
+    child = [sys.executable, __file__, mode, f"--rounds={rounds}", f"--threads={threads}", *extra]
     result: dict[str, Any] = json.loads(
         subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
     )
@@ -331,23 +438,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--tiny-only", action="store_true", help=argparse.SUPPRESS)  # the child process
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="where the JSON goes (and the .png beside)"
+    )
+    parser.add_argument(
+        "--export-dir", type=Path, default=EXPORTS, help="cache of the onnx and openvino exports"
+    )
+    parser.add_argument("--tiny-only", action="store_true", help=argparse.SUPPRESS)  # the child processes
+    parser.add_argument("--backends-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.tiny_only:
         print(json.dumps(bench_tiny(args.rounds)))
         return
+    if args.backends_only:
+        print(json.dumps(bench_backends(args.rounds, args.export_dir)))
+        return
     load_before = os.getloadavg()
     started = time.perf_counter()
-    tiny = _tiny_in_child(args.rounds, args.threads)
+    tiny = _in_child(args.rounds, args.threads)
     # On shared cores a neighbour's load stalls every multi-threaded step at its barriers; one thread shows
     # how much of the multi-threaded figure is that.
-    tiny_one_thread = _tiny_in_child(args.rounds, 1) if args.threads != 1 else None
+    tiny_one_thread = _in_child(args.rounds, 1) if args.threads != 1 else None
+    exports = f"--export-dir={args.export_dir}"
+    backends = [_in_child(args.rounds, args.threads, "--backends-only", exports)]
+    if args.threads != 1:
+        backends.append(_in_child(args.rounds, 1, "--backends-only", exports))
     r50 = bench_r50(args.rounds)
     machine = {
         "cpu": _cpu_name(),
         "logical_cpus": os.cpu_count(),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),  # the cores this run could use (taskset)
         "torch_threads": args.threads,
         "torch": str(torch.__version__),
         "load_average_before": load_before,
@@ -360,10 +481,13 @@ def main() -> None:
         "r50_ratio_vs_pytorchvideo_like_for_like": _ratio(r50, OURS_PREPARED, PV_LIKE),
         "tiny": tiny,
         "tiny_one_thread": tiny_one_thread,
+        "backends": backends[0],
+        "backends_one_thread": backends[1] if len(backends) > 1 else None,
         "wall_s": time.perf_counter() - started,
     }
     _write_json(result, args.output)
-    print(_table(r50, tiny, tiny_one_thread))
+    plot_backends(backends, args.output.with_suffix(".png"))
+    print(_table(r50, tiny, tiny_one_thread, backends))
     print(
         f"\nratio FallWatch prepared / pytorchvideo: {result['r50_ratio_vs_pytorchvideo_as_shipped']:.2f} "
         f"(as pytorchvideo is usually run), {result['r50_ratio_vs_pytorchvideo_like_for_like']:.2f} "
@@ -372,7 +496,7 @@ def main() -> None:
     print(
         f"{machine['cpu']}, {args.threads} torch threads of {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}; load average {load_before[0]:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after; {result['wall_s']:.0f} s -> {args.output}"
+        f"{os.getloadavg()[0]:.1f} after; {result['wall_s']:.0f} s -> {args.output} and .png"
     )
 
 

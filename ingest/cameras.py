@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fallwatch.core.config import CameraConfig, IngestConfig
@@ -215,10 +215,10 @@ class CameraHub:
     adapt (they block instead, and lose nothing).
     """
 
-    def __init__(self, cameras: list[Camera], adapt: bool = False) -> None:
-        if not cameras:
+    def __init__(self, cameras: list[Camera], adapt: bool = False, dynamic: bool = False) -> None:
+        if not cameras and not dynamic:
             raise FallWatchError("no cameras to run (expected at least one enabled camera or --source)")
-        self.cameras = cameras
+        self.cameras = list(cameras)
         self.states = {camera.name: CameraProgress(camera.name, camera.stats) for camera in cameras}
         self.errors: dict[str, BaseException] = {}
         self._adapt = adapt
@@ -245,11 +245,45 @@ class CameraHub:
     def finished(self) -> list[str]:
         return [name for name, state in self.states.items() if state.finished]
 
-    def batches(self, poll_s: float = 0.05) -> Iterator[list[Frame]]:
-        """Lists of frames, at most one per camera, until every camera has finished."""
-        while not all(state.finished for state in self.states.values()):
-            batch = self._collect(poll_s)
-            if batch:
+    def add(self, camera: Camera) -> None:
+        """Start one more camera (a worker took its lease); a camera of the same name must have been removed."""
+        if camera.name in self.states:
+            raise FallWatchError(f"camera {camera.name} is already running here")
+        self.cameras.append(camera)
+        self.states[camera.name] = CameraProgress(camera.name, camera.stats)
+        self.errors.pop(camera.name, None)
+        camera.start()
+
+    def retire(self, name: str) -> None:
+        """Stop decoding one camera; what it had queued still comes out, then it counts as finished."""
+        for camera in self.cameras:
+            if camera.name == name:
+                camera.stop()
+
+    def remove(self, name: str) -> Camera | None:
+        """Forget a finished camera (its name may be added again later)."""
+        camera = next((c for c in self.cameras if c.name == name), None)
+        if camera is not None:
+            camera.join(timeout=5)
+            self.cameras.remove(camera)
+        self.states.pop(name, None)
+        return camera
+
+    def batches(
+        self, poll_s: float = 0.05, keep_open: Callable[[], bool] | None = None
+    ) -> Iterator[list[Frame]]:
+        """Lists of frames, at most one per camera, until every camera has finished.
+
+        With `keep_open`, the hub runs on while it says so, even with no camera (a worker waiting for leases), and
+        yields every `poll_s` even when no frame came, so that its caller can add and retire cameras."""
+        while True:
+            running = not all(state.finished for state in self.states.values())
+            if not running and (keep_open is None or not keep_open()):
+                return
+            batch = self._collect(poll_s) if running else []
+            if not running:
+                time.sleep(poll_s)
+            if batch or keep_open is not None:
                 yield batch
 
     def _collect(self, poll_s: float) -> list[Frame]:

@@ -35,8 +35,10 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "streamlit": ("dashboard/",),
     "paho": ("alerts/notifiers/mqtt.py",),
     "httpx": ("alerts/notifiers/webhook.py",),
-    "onnxruntime": (),  # run through ultralytics, never imported by us
-    "openvino": (),
+    # The detector runs its exports through ultralytics; the recognizer's own runtimes live in one adapter.
+    "onnx": ("recognizer/export.py",),
+    "onnxruntime": ("recognizer/export.py",),
+    "openvino": ("recognizer/export.py",),
 }
 
 

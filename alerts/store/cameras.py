@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from fallwatch.alerts.records import CameraState, CameraStatus, utcnow
 from fallwatch.alerts.store.database import Database
-from fallwatch.alerts.store.tables import CameraStatusRow
+from fallwatch.alerts.store.leases import database_now
+from fallwatch.alerts.store.tables import CameraLeaseRow, CameraStatusRow
 from fallwatch.core.errors import FallWatchError
 
 
@@ -64,10 +65,13 @@ class CameraStatuses:
         return report  # unreachable; keeps type checkers content
 
     def all(self) -> list[CameraStatus]:
-        """The latest report of every camera, by name."""
+        """The latest report of every camera, by name, with the worker whose lease covers it now."""
         with self._db.transaction() as session:
+            now = database_now(session)
+            holders = {lease.camera: lease for lease in session.scalars(select(CameraLeaseRow))
+                       if lease.worker is not None and lease.expires_at is not None and lease.expires_at > now}  # fmt: skip
             rows = session.scalars(select(CameraStatusRow).order_by(CameraStatusRow.camera))
-            return [_camera_status(row) for row in rows]
+            return [_camera_status(row, holders.get(row.camera)) for row in rows]
 
 
 def checked_name(name: str, what: str = "camera name") -> str:
@@ -92,7 +96,7 @@ def _relative_media_path(path: str | None) -> str | None:
     return path
 
 
-def _camera_status(row: CameraStatusRow) -> CameraStatus:
+def _camera_status(row: CameraStatusRow, lease: CameraLeaseRow | None) -> CameraStatus:
     return CameraStatus(
         camera=row.camera,
         state=CameraState(row.state),
@@ -102,4 +106,6 @@ def _camera_status(row: CameraStatusRow) -> CameraStatus:
         frame_path=row.frame_path,
         detail=row.detail,
         updated_at=row.updated_at,
+        worker=lease.worker if lease is not None else None,
+        worker_since=lease.acquired_at if lease is not None else None,
     )

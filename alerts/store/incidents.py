@@ -31,6 +31,7 @@ from fallwatch.alerts.records import (
     utcnow,
 )
 from fallwatch.alerts.store.database import Database
+from fallwatch.alerts.store.leases import check_fence
 from fallwatch.alerts.store.outbox import Outbox
 from fallwatch.alerts.store.tables import (
     CameraRow,
@@ -72,6 +73,7 @@ class Incidents:
         if session.scalar(select(EventRow.id).where(EventRow.uid == item.uid)) is not None:
             return False
         e = item.event
+        check_fence(session, e.camera, item.lease_epoch, item.at)
         camera = self._camera(session, e.camera, item.at)
         row = session.scalar(select(IncidentRow).where(IncidentRow.key == e.incident_key))
         created = row is None

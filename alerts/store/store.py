@@ -1,11 +1,12 @@
 """The store: one database, a repository per resource (incidents, cameras, dashboard users and their sign-ins,
-the outbox)."""
+the outbox, workers and their camera leases)."""
 
 from __future__ import annotations
 
 from fallwatch.alerts.store.cameras import CameraStatuses
 from fallwatch.alerts.store.database import Database, connect
 from fallwatch.alerts.store.incidents import Incidents
+from fallwatch.alerts.store.leases import Leases
 from fallwatch.alerts.store.outbox import MessageRouter, NoReceivers, Outbox
 from fallwatch.alerts.store.sessions import DashboardSessions
 from fallwatch.alerts.store.users import DashboardUsers
@@ -22,6 +23,7 @@ class Store:
         self.cameras = CameraStatuses(db)
         self.users = DashboardUsers(db)
         self.sessions = DashboardSessions(db)
+        self.leases = Leases(db)
 
     def close(self) -> None:
         self._db.close()

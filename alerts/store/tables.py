@@ -202,5 +202,31 @@ class SignInFailureRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class WorkerRow(Base):
+    """A `fallwatch run` process that has registered with the store; its heartbeat says it is alive."""
+
+    __tablename__ = "workers"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    max_cameras: Mapped[int] = mapped_column(Integer)
+    metrics_port: Mapped[int | None] = mapped_column(Integer)
+
+
+class CameraLeaseRow(Base):
+    """Which worker analyses a camera, until when. `epoch` grows by one at every change of hands: a worker's
+    writes carry the epoch it held, so a worker that lost the camera cannot write for it afterwards."""
+
+    __tablename__ = "camera_leases"
+    camera: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker: Mapped[str | None] = mapped_column(String(64), index=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 def table_names() -> Sequence[str]:
     return sorted(Base.metadata.tables)

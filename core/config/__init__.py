@@ -17,6 +17,7 @@ from fallwatch.core.config.server import ServerConfig
 from fallwatch.core.config.store import StoreConfig
 from fallwatch.core.config.tracker import TrackerConfig
 from fallwatch.core.config.tubelets import TubeletConfig
+from fallwatch.core.config.workers import WorkersConfig
 from fallwatch.core.config.zones import ZoneConfig, polygon_problem
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "TrackerConfig",
     "TubeletConfig",
     "WebhookConfig",
+    "WorkersConfig",
     "ZoneConfig",
     "check_name",
     "dashboard_secret",

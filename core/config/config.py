@@ -38,6 +38,7 @@ from fallwatch.core.config.server import ServerConfig
 from fallwatch.core.config.store import StoreConfig
 from fallwatch.core.config.tracker import TrackerConfig
 from fallwatch.core.config.tubelets import TubeletConfig
+from fallwatch.core.config.workers import WorkersConfig
 from fallwatch.core.errors import FallWatchError
 
 _yaml_path: ContextVar[Path | None] = ContextVar("fallwatch_yaml_path", default=None)
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     media: MediaConfig = Field(default_factory=MediaConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
     cameras: dict[Name, CameraConfig] = Field(
         default_factory=dict, description=f"Cameras by name ({NAME_RULE})."
     )

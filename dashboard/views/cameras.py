@@ -1,4 +1,5 @@
-"""Cameras: each camera's state as its worker last reported it, a recent frame, and its last incident.
+"""Cameras: each camera's state as its worker last reported it, which worker holds it, a recent frame, and its
+last incident.
 
 Workers report through `Store.report_camera_status`; a camera whose worker has gone quiet is shown as silent,
 not as connected, because a stale "connected" is exactly what a night shift must not be told. For the same reason
@@ -36,6 +37,18 @@ def _behind(status: CameraStatus) -> None:
     )
 
 
+def _holder(status: CameraStatus) -> str:
+    """Which worker analyses the camera (the lease in the store), and since when."""
+    if status.worker is None:
+        return ":orange[No worker holds it now]: it is being handed on, or no worker has room for it."
+    since = (
+        f" since {style.local(status.worker_since)} ({style.ago(status.worker_since)})"
+        if status.worker_since
+        else ""
+    )
+    return f"Worker `{status.worker}`{since}"
+
+
 def _frame(ctx: Context, user: User, status: CameraStatus | None) -> None:
     try:
         jpeg = ctx.media.read(status.frame_path, user) if status is not None else None
@@ -62,6 +75,7 @@ def _card(ctx: Context, user: User, name: str, status: CameraStatus | None, last
             numbers[2].metric("reconnects", status.reconnects)
             detail = f" · {status.detail}" if status.detail and not behind else ""
             st.caption(f"Reported {style.ago(status.updated_at)}{detail}")
+            st.caption(_holder(status))
         else:
             st.caption("Its worker has not reported.")
         _frame(ctx, user, status)
