@@ -143,6 +143,10 @@ class Pipeline:
                     hub.request_stop()
                 elif roster is not None:
                     self._follow(roster, hub, monitor, by_name)
+                if roster is not None:
+                    # A camera whose lease was lost is another worker's from that moment: what it still had
+                    # queued is not analysed here (even before the loop hears of the loss).
+                    batch = [frame for frame in batch if roster.epoch(frame.camera) is not None]
                 tubelets = self._perceive(batch)
                 for name in set(hub.finished()) - flushed:
                     flushed.add(name)
