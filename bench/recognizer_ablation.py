@@ -23,7 +23,7 @@ RESULTS = REPO / "bench" / "results"
 def variant(run: Path) -> dict[str, Any]:
     report = json.loads((run / "cv.json").read_text())
     fold = json.loads((run / "cv" / "fold0.json").read_text())
-    summary = report["per_video"]["recognizer"]["summary"]
+    summary = report["per_video"]["fallwatch"]["summary"]
     return {
         "run": run.name,
         "folds": report["folds"],

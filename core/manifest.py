@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class ManifestEntry:
     group: str  # subject_or_scene: kept on one side of any split
     crop: tuple[int, int, int, int] | None
     notes: str
+    manifest: str = ""  # the manifest file it was read from: what each manifest contributed is reported
 
     @property
     def is_fall(self) -> bool:
@@ -66,13 +68,31 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
     with path.open(newline="", encoding="utf-8") as fh:
         for line, row in enumerate(csv.DictReader(fh), start=2):
             try:
-                entries.append(_entry(root, row))
+                entries.append(_entry(root, row, str(path)))
             except (KeyError, ValueError) as exc:
                 raise FallWatchError(f"{path}:{line}: bad manifest row ({exc})") from None
     return entries
 
 
-def _entry(root: Path, row: dict[str, str]) -> ManifestEntry:
+def read_manifests(paths: Sequence[Path]) -> list[ManifestEntry]:
+    """The rows of several manifests (falldata and the dashboard's exports, say), each clip once."""
+    entries: list[ManifestEntry] = []
+    seen: dict[str, ManifestEntry] = {}
+    for path in paths:
+        for entry in read_manifest(path):
+            # Results are keyed by the clip's manifest path: two clips of one name would overwrite each other.
+            earlier = seen.get(entry.relative)
+            if earlier is not None:
+                raise FallWatchError(
+                    f"{path}: clip {entry.relative!r} is also in {earlier.manifest} (expected each clip in one "
+                    "manifest only)"
+                )
+            seen[entry.relative] = entry
+            entries.append(entry)
+    return entries
+
+
+def _entry(root: Path, row: dict[str, str], manifest: str) -> ManifestEntry:
     label = row["label"].strip()
     if label not in ("fall", "adl"):
         raise ValueError(f"label must be fall or adl, got {label!r}")
@@ -90,4 +110,5 @@ def _entry(root: Path, row: dict[str, str]) -> ManifestEntry:
         group=row["subject_or_scene"],
         crop=_crop(row.get("crop", "")),
         notes=row.get("notes", ""),
+        manifest=manifest,
     )

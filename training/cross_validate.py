@@ -29,10 +29,23 @@ from tqdm import tqdm
 from fallwatch.core.config import Settings
 from fallwatch.core.errors import FallWatchError
 from fallwatch.core.manifest import ManifestEntry
-from fallwatch.core.types import LABELS
+from fallwatch.core.types import LABELS, Prediction
+from fallwatch.recognizer.spec import RecognizerSpec
+from fallwatch.training.contributions import clip_counts, outcome_counts, window_counts
 from fallwatch.training.dataset import LabelledClip, load_histories
 from fallwatch.training.folds import Fold, grouped_folds
+from fallwatch.training.histories import ClipHistory
+from fallwatch.training.neura_reference import camera_region, neura_series
 from fallwatch.training.references import FALL_CONFIDENCE, HOLD_S, PackageReference, keypoint_series
+from fallwatch.training.replay import (
+    CAMERA,
+    JudgedClip,
+    choose_engine,
+    engine_settings,
+    outcome,
+    prediction_rows,
+    predictions_from_rows,
+)
 from fallwatch.training.report import cv_markdown
 from fallwatch.training.scoring import (
     Outcome,
@@ -53,6 +66,18 @@ from fallwatch.training.train import (
 from fallwatch.training.windows import UNLABELLED, Window, clip_windows, stream_windows
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A model's verdicts on some clips: per-video score series (the window rule), the predictions as JSON rows
+    per clip (the alert engine), and the labelled windows' probabilities and labels (the per-class table)."""
+
+    videos: list[VideoScores]
+    predictions: dict[str, list[list[float]]]
+    probabilities: np.ndarray
+    labels: np.ndarray
+
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 CONSECUTIVE = (1, 2, 3, 4, 5, 6)
@@ -79,17 +104,22 @@ def training_windows(clips: Sequence[LabelledClip], frames: int) -> list[Window]
 
 
 def window_probabilities(
-    trainer: Trainer, windows: Sequence[Window], desc: str, progress: bool, batch_size: int = 32
+    model: torch.nn.Module,
+    spec: RecognizerSpec,
+    device: str,
+    windows: Sequence[Window],
+    desc: str,
+    progress: bool,
+    batch_size: int = 32,
 ) -> np.ndarray:
     """(N, 3) probabilities of `windows`, without augmentation."""
-    model = trainer.model
     model.eval()
     out = []
     with torch.inference_mode():
         for start in tqdm(
             range(0, len(windows), batch_size), desc=desc, unit="batch", disable=not progress, leave=False
         ):
-            inputs, _ = batch_inputs(windows[start : start + batch_size], trainer.spec, trainer.device, None)
+            inputs, _ = batch_inputs(windows[start : start + batch_size], spec, device, None)
             out.append(torch.softmax(model(inputs).float(), 1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(LABELS)), np.float32)
 
@@ -101,9 +131,56 @@ def video_scores(
     per_track: dict[int, tuple[list[float], list[float]]] = {}
     for window, row in zip(windows, probabilities, strict=True):
         times, scores = per_track.setdefault(window.track.track_id, ([], []))
-        times.append(float(window.track.pts[window.start + length - 1]))
+        times.append(float(window.track.pts[window.end(length)]))
         scores.append(float(row[FALL_LABELS[0]] + row[FALL_LABELS[1]]))
     return as_video(clip, tuple(Series(np.array(t), np.array(s)) for t, s in per_track.values()))
+
+
+def window_predictions(
+    windows: Sequence[Window], probabilities: np.ndarray, length: int
+) -> tuple[Prediction, ...]:
+    """The predictions the pipeline would have made of these windows: at each one's last frame, with its box."""
+    out = []
+    for window, row in zip(windows, probabilities, strict=True):
+        end = window.end(length)
+        scores = np.asarray(row, dtype=np.float64) / float(np.sum(row))
+        box = tuple(float(v) for v in window.track.boxes[end])
+        out.append(Prediction(CAMERA, window.track.track_id, float(window.track.pts[end]),
+                              dict(zip(LABELS, scores.tolist(), strict=True)), box))  # type: ignore[arg-type]  # fmt: skip
+    return tuple(sorted(out, key=lambda p: (p.pts, p.track_id)))
+
+
+def frame_times(history: ClipHistory) -> np.ndarray:
+    """The analysed frames' stream times that a history still knows (those with a track, and the last one)."""
+    times = {float(t) for track in history.tracks for t in track.pts} | {history.duration_s}
+    return np.array(sorted(times), dtype=np.float64)
+
+
+def judged_clip(clip: LabelledClip, predictions: tuple[Prediction, ...]) -> JudgedClip:
+    entry = clip.entry
+    return JudgedClip(entry.relative, entry.source, entry.is_fall, entry.fall_start_s,
+                      clip.history.duration_s, frame_times(clip.history), predictions)  # fmt: skip
+
+
+def judge_clips(
+    clips: Sequence[LabelledClip],
+    model: torch.nn.Module,
+    spec: RecognizerSpec,
+    device: str,
+    stride: int,
+    progress: bool = False,
+) -> list[JudgedClip]:
+    """Every clip's tubelets judged by `model`, ready for the alert engine (`training.replay`)."""
+    per_clip = [stream_windows(c.entry, c.history, spec.frames, stride) for c in clips]
+    flat = [w for ws in per_clip for w in ws]
+    probabilities = window_probabilities(model, spec, device, flat, "judging", progress)
+    judged, at = [], 0
+    for clip, ws in zip(clips, per_clip, strict=True):
+        judged.append(
+            judged_clip(clip, window_predictions(ws, probabilities[at : at + len(ws)], spec.frames))
+        )
+        at += len(ws)
+    return judged
 
 
 def as_video(clip: LabelledClip, series: tuple[Series, ...]) -> VideoScores:
@@ -148,7 +225,7 @@ class Experiment:
 
     def run(self, clips: Sequence[LabelledClip]) -> dict[str, Any]:
         self.options.out_dir.mkdir(parents=True, exist_ok=True)
-        report: dict[str, Any] = {}
+        report: dict[str, Any] = {"manifests": clip_counts(clips)}
         if self.options.folds:
             report["cross_validation"] = self.cross_validate(clips)
         if self.options.final:
@@ -166,7 +243,7 @@ class Experiment:
         trainer.fit(windows, [], progress=self.options.progress)
         seconds = time.perf_counter() - started
         trainer.model.to(trainer.device)
-        videos = self._judge(trainer, clips, "final model, training videos")[0]
+        videos = self._judge(trainer, clips, "final model, training videos").videos
         rule = choose_rule(videos, THRESHOLDS, CONSECUTIVE)
         outcomes = score_videos(videos, rule)
         summary = summarize(outcomes, adl_hours(outcomes, clips))
@@ -175,6 +252,7 @@ class Experiment:
             "model": str(model_path),
             "clips": len(clips),
             "windows": len(windows),
+            "windows_by_manifest": window_counts(windows, clips),
             "epochs": self.config.epochs,
             "train_seconds": round(seconds, 1),
             "rule": _rule_dict(rule),
@@ -186,21 +264,23 @@ class Experiment:
 
     # -- cross-validation ----------------------------------------------------------------------------------
 
-    def _judge(
-        self, trainer: Trainer, clips: Sequence[LabelledClip], desc: str
-    ) -> tuple[list[VideoScores], np.ndarray, np.ndarray]:
-        """Every clip's stream windows judged: per-video series, and (probabilities, labels) of the labelled."""
+    def _judge(self, trainer: Trainer, clips: Sequence[LabelledClip], desc: str) -> Judgement:
+        """Every clip's stream windows judged: per-video series and predictions, and the labelled windows."""
         length = trainer.spec.frames
         per_clip = [stream_windows(c.entry, c.history, length, self.stride) for c in clips]
         flat = [w for ws in per_clip for w in ws]
-        probabilities = window_probabilities(trainer, flat, desc, self.options.progress)
-        videos, at = [], 0
+        probabilities = window_probabilities(
+            trainer.model, trainer.spec, trainer.device, flat, desc, self.options.progress
+        )
+        videos, predictions, at = [], {}, 0
         for clip, ws in zip(clips, per_clip, strict=True):
             videos.append(video_scores(clip, ws, probabilities[at : at + len(ws)], length))
+            judged = window_predictions(ws, probabilities[at : at + len(ws)], length)
+            predictions[clip.entry.relative] = prediction_rows(judged)
             at += len(ws)
         labels = np.array([w.label for w in flat], dtype=int)
         keep = labels != UNLABELLED
-        return videos, probabilities[keep], labels[keep]
+        return Judgement(videos, predictions, probabilities[keep], labels[keep])
 
     def cross_validate(self, clips: Sequence[LabelledClip]) -> dict[str, Any]:
         options = self.options
@@ -213,18 +293,21 @@ class Experiment:
         for fold in folds:
             path = cv_dir / f"fold{fold.index}.json"
             if path.is_file():  # resumable: a finished fold is not trained again
-                results.append(json.loads(path.read_text()))
-                continue
+                done = json.loads(path.read_text())
+                if "predictions" in done:  # (a fold from before the engine was replayed is run again)
+                    results.append(done)
+                    continue
             result = self._fold(fold, clips, cv_dir)
             path.write_text(json.dumps(result) + "\n")
             results.append(result)
         self._recognizer_outcomes(clips, results)
+        engine = self._engine_outcomes(clips, results)
         # The package does not depend on the fold's model, only on its split: scored after the folds, from the
         # cache, so that a resumed run picks up every clip scored since.
         package = self._package_series(clips) if options.references else {}
         for fold, result in zip(folds, results, strict=True):
             self._package_fold(fold, clips, package, result)
-        report = self._pool(results, clips)
+        report = self._pool(results, clips) | {"engine_on_all_folds": engine}
         (options.out_dir / "cv.json").write_text(json.dumps(report, indent=2) + "\n")
         (options.out_dir / "cv.md").write_text(cv_markdown(report) + "\n")
         return report
@@ -269,13 +352,17 @@ class Experiment:
         started = time.perf_counter()
         trainer.fit(windows, [], progress=self.options.progress)
         seconds = time.perf_counter() - started
-        test_videos, probabilities, labels = self._judge(trainer, test, f"fold {fold.index} held-out videos")
+        judgement = self._judge(trainer, test, f"fold {fold.index} held-out videos")
         outcomes: dict[str, list[Outcome]] = {}
         rules: dict[str, Any] = {}
         if self.options.references:
             keypoint = [as_video(c, keypoint_series(c.history)) for c in test]
             outcomes["keypoint_rule"] = score_videos(keypoint, Rule(0.5, 1))
             rules["keypoint_rule"] = {"threshold": 0.5, "consecutive": 1, "hold_s": HOLD_S}
+            neura = _neura_outcomes(test)
+            if neura is not None:
+                outcomes["neura_fall_detection"] = neura
+                rules["neura_fall_detection"] = {"rule": "the package's own FallFusion event"}
         return {
             "fold": fold.index,
             "test_groups": list(fold.test_groups),
@@ -286,10 +373,12 @@ class Experiment:
             "rules": rules,
             "outcomes": {name: [asdict(o) for o in found] for name, found in outcomes.items()},
             "series": {
-                v.clip: [[s.pts.tolist(), s.scores.round(5).tolist()] for s in v.series] for v in test_videos
+                v.clip: [[s.pts.tolist(), s.scores.round(5).tolist()] for s in v.series]
+                for v in judgement.videos
             },
-            "window_probabilities": probabilities.round(5).tolist(),
-            "window_labels": labels.tolist(),
+            "predictions": judgement.predictions,
+            "window_probabilities": judgement.probabilities.round(5).tolist(),
+            "window_labels": judgement.labels.tolist(),
             "history": [asdict(m) for m in trainer.history],
         }
 
@@ -309,6 +398,31 @@ class Experiment:
             result["outcomes"]["recognizer"] = [asdict(o) for o in score_videos(videos[index], rule)]
             result["rules"]["recognizer"] = _rule_dict(rule) | {"chosen_on_videos": len(others)}
 
+    def _engine_outcomes(
+        self, clips: Sequence[LabelledClip], results: Sequence[dict[str, Any]]
+    ) -> dict[str, float]:
+        """FallWatch as it runs: each fold's predictions through the alert engine, whose thresholds are chosen
+        on the other folds' held-out videos (the figure that decides; the rule above is a diagnostic).
+
+        Returns the engine settings chosen on every fold's held-out videos together: the ones to ship with a
+        model trained like these (held out for the models, not for the thresholds)."""
+        by_name = {c.entry.relative: c for c in clips}
+        judged = [
+            [
+                judged_clip(by_name[name], predictions_from_rows(rows))
+                for name, rows in r["predictions"].items()
+            ]
+            for r in results
+        ]
+        base = self.settings.alerts
+        for index, result in enumerate(results):
+            others = [c for j, fold_clips in enumerate(judged) if j != index for c in fold_clips]
+            config = choose_engine(others, base)
+            result["outcomes"]["fallwatch"] = [asdict(outcome(c, config)) for c in judged[index]]
+            result["rules"]["fallwatch"] = engine_settings(config) | {"chosen_on_videos": len(others)}
+        everything = [c for fold_clips in judged for c in fold_clips]
+        return engine_settings(choose_engine(everything, base)) | {"chosen_on_videos": len(everything)}
+
     def _pool(self, results: Sequence[dict[str, Any]], clips: Sequence[LabelledClip]) -> dict[str, Any]:
         probabilities = np.array([p for r in results for p in r["window_probabilities"]], dtype=float)
         labels = np.array([y for r in results for y in r["window_labels"]], dtype=int)
@@ -321,12 +435,13 @@ class Experiment:
             per_method[name] = {
                 "summary": summarize(outcomes, adl_hours(outcomes, clips)),
                 "by_source": _by_source(outcomes),
+                "by_manifest": outcome_counts(outcomes, clips),
                 "videos": [asdict(o) for o in outcomes],
             }
-        if "human_fall_detection" in per_method and "recognizer" in per_method:
+        if "human_fall_detection" in per_method and "fallwatch" in per_method:
             judged = {o["clip"] for o in per_method["human_fall_detection"]["videos"]}
-            same = [Outcome(**o) for o in per_method["recognizer"]["videos"] if o["clip"] in judged]
-            if len(same) < len(per_method["recognizer"]["videos"]):  # the package was run on fewer clips
+            same = [Outcome(**o) for o in per_method["fallwatch"]["videos"] if o["clip"] in judged]
+            if len(same) < len(per_method["fallwatch"]["videos"]):  # the package was run on fewer clips
                 per_method["recognizer_on_package_videos"] = {
                     "summary": summarize(same, adl_hours(same, clips)),
                     "by_source": _by_source(same),
@@ -341,6 +456,16 @@ class Experiment:
             "window_count": len(labels),
             "per_video": per_method,
         }
+
+
+def _neura_outcomes(test: Sequence[LabelledClip]) -> list[Outcome] | None:
+    """neura-fall-detection on FallWatch's tracks of the held-out clips, alarming by its own rule (no tuning)."""
+    try:
+        videos = [as_video(c, neura_series(c.history, camera_region(c.entry))) for c in test]
+    except FallWatchError as exc:  # an optional reference: say it is missing, do not stop training
+        log.warning("neura-fall-detection reference skipped: %s", exc)
+        return None
+    return score_videos(videos, Rule(0.5, 1))
 
 
 def run_experiment(

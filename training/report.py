@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 NAMES = {
-    "recognizer": "FallWatch SlowFast (this model)",
+    "fallwatch": "FallWatch (this model through the alert engine, as `fallwatch run`)",
+    "recognizer": "FallWatch SlowFast, window rule (diagnostic)",
     "keypoint_rule": "keypoint rule (torso > 60 deg and box w/h > 1 for 1 s)",
     "human_fall_detection": "human-fall-detection 0.1.2 (YOLOv8, per frame)",
-    "recognizer_on_package_videos": "FallWatch SlowFast, on the videos the package was run on",
+    "neura_fall_detection": "neura-fall-detection 0.1.0 (pose sequences on FallWatch's tracks, its own rule)",
+    "recognizer_on_package_videos": "FallWatch, on the videos the package was run on",
 }
+
+
+# The methods of the per-source table: the product, then the references.
+REFERENCED = ("fallwatch", "recognizer", "keypoint_rule", "human_fall_detection", "neura_fall_detection")
 
 
 def _ratio(a: int, b: int) -> str:
@@ -35,7 +41,7 @@ def per_video_table(report: dict[str, Any]) -> str:
 
 
 def per_source_table(report: dict[str, Any]) -> str:
-    methods = [k for k in ("recognizer", "keypoint_rule", "human_fall_detection") if k in report["per_video"]]
+    methods = [k for k in REFERENCED if k in report["per_video"]]
     sources = sorted({s for k in methods for s in report["per_video"][k]["by_source"]})
     header = "| source | " + " | ".join(f"{k}: falls caught / ADL quiet" for k in methods) + " |"
     rows = [header, "|---|" + "---|" * len(methods)]
@@ -62,15 +68,21 @@ def per_class_table(report: dict[str, Any]) -> str:
 
 def rules_table(report: dict[str, Any]) -> str:
     rows = [
-        "| fold | held-out groups | recognizer rule (threshold, windows in a row) | package rule |",
-        "|---|---|---|---|",
+        "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold) "
+        "| window rule (threshold, windows in a row) | package rule |",
+        "|---|---|---|---|---|",
     ]
     for index, (groups, rules) in enumerate(zip(report["fold_groups"], report["rules"], strict=True)):
+        engine = rules.get("fallwatch", {})
+        engine_text = (
+            f"{engine.get('fall_threshold')}, {engine.get('fall_windows')}, {engine.get('lying_threshold')}"
+        )
         rec = rules.get("recognizer", {})
         pkg = rules.get("human_fall_detection")
         pkg_text = f"conf >= {pkg['threshold']}, {pkg['consecutive']} frames" if pkg else "-"
         rows.append(
-            f"| {index} | {', '.join(groups)} | {rec.get('threshold')}, {rec.get('consecutive')} | {pkg_text} |"
+            f"| {index} | {', '.join(groups)} | {engine_text} | {rec.get('threshold')}, {rec.get('consecutive')} "
+            f"| {pkg_text} |"
         )
     return "\n".join(rows)
 
@@ -84,8 +96,9 @@ def cv_markdown(report: dict[str, Any]) -> str:
             per_source_table(report),
             f"### Per window ({report['window_count']} labelled held-out windows, argmax)",
             per_class_table(report),
-            "### Alarm rules: the recognizer's chosen on the other folds' held-out videos, the package's on the "
-            "fold's training videos",
+            "### Thresholds: the engine's and the window rule's chosen on the other folds' held-out videos, the "
+            "package's on the fold's training videos",
             rules_table(report),
+            f"Engine settings chosen on all folds' held-out videos together: {report.get('engine_on_all_folds')}",
         ]
     )

@@ -8,7 +8,7 @@ grayscale (night infrared), temporal jitter (random window starts) and speed cha
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -32,6 +32,7 @@ class Window:
     start: int  # index of the first frame in the track history
     step: int  # 1: real speed; 2: every second frame (twice as fast)
     label: int  # index into LABELS
+    pad: int = 0  # leading copies of the first frame: a track shorter than the window, as the tubelet pads it
 
     def frames(self, length: int) -> Clip:
         return self.track.crops[self._span(length)]
@@ -41,7 +42,13 @@ class Window:
         span = self._span(length)
         return trajectory_features(self.track.boxes[span], self.track.keypoints[span])
 
-    def _span(self, length: int) -> slice:
+    def end(self, length: int) -> int:
+        """Index in the track history of the window's last frame."""
+        return self.start + (length - self.pad - 1) * self.step
+
+    def _span(self, length: int) -> slice | npt.NDArray[np.intp]:
+        if self.pad:
+            return np.array([self.start] * self.pad + list(range(self.start, self.end(length) + 1)), np.intp)
         return slice(self.start, self.start + length * self.step, self.step)
 
 
@@ -105,8 +112,10 @@ UNLABELLED = -1
 
 
 def stream_windows(entry: ManifestEntry, history: ClipHistory, length: int, stride: int) -> list[Window]:
-    """The windows inference judges: every track, `length` consecutive frames, one ending every `stride`
-    frames once the track has `length` of them (as the tubelet builder emits them), at real speed.
+    """The windows inference judges, as `detectors.tubelets.TubeletBuilder` emits them: every track, `length`
+    consecutive frames, one ending every `stride` frames once the track has `length` of them, and when the track
+    ends a last one with the frames not yet judged (a track shorter than `length` but at least half as long
+    padded with its first frame), at real speed.
 
     Windows that `clip_windows` would label carry that label; the rest (other people in a fall clip, and
     windows across the fall's start that cannot be called) carry `UNLABELLED`.
@@ -120,10 +129,20 @@ def stream_windows(entry: ManifestEntry, history: ClipHistory, length: int, stri
     for track in history.tracks:
         labelled = not entry.is_fall or (person is not None and track.track_id == person.track_id)
         fall = fall_times(entry, track) if labelled else None
-        for first in range(0, len(track) - length + 1, stride):
-            label = UNLABELLED
+        for first, pad in _tubelet_starts(len(track), length, stride):
+            window = Window(entry.relative, entry.group, entry.source, track, first, 1, UNLABELLED, pad)
             if labelled:
-                name = window_label(float(track.pts[first]), float(track.pts[first + length - 1]), fall)
-                label = UNLABELLED if name is None else LABELS.index(name)
-            windows.append(Window(entry.relative, entry.group, entry.source, track, first, 1, label))
+                name = window_label(float(track.pts[first]), float(track.pts[window.end(length)]), fall)
+                window = replace(window, label=UNLABELLED if name is None else LABELS.index(name))
+            windows.append(window)
     return windows
+
+
+def _tubelet_starts(frames: int, length: int, stride: int) -> list[tuple[int, int]]:
+    """(first frame, padding) of every tubelet a track of `frames` frames gives, its last flush included."""
+    if frames < length:
+        return [(0, length - frames)] if 2 * frames >= length else []
+    starts = [(first, 0) for first in range(0, frames - length + 1, stride)]
+    if starts[-1][0] + length < frames:  # frames seen since the last tubelet go out when the track ends
+        starts.append((frames - length, 0))
+    return starts

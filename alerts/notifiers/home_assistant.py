@@ -197,8 +197,8 @@ class HomeAssistantBridge:
         """After each (re)connection: the broker has published our last will, so say online and all again."""
         self._connections = session.connections
         self._published.clear()
+        self._announce(session)  # the entities exist before they are told FallWatch is online
         session.publish(availability_topic(self._prefix), ONLINE, retain=True)
-        self._announce(session)
         self.publish_changes()
 
     def stop(self) -> None:

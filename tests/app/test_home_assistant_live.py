@@ -35,6 +35,15 @@ class Last:
                 pytest.fail(f"{topic} is {self.payloads.get(topic)!r}, expected {payload!r}; {err[-2000:]}")
             time.sleep(0.05)
 
+    def wait_present(self, topic: str, timeout_s: float) -> bytes:
+        """Another connection's messages may arrive before this one's: wait for the topic, not for the order."""
+        deadline = time.monotonic() + timeout_s
+        while topic not in self.payloads:
+            if time.monotonic() > deadline:
+                pytest.fail(f"nothing on {topic} within {timeout_s:.0f} s; seen: {sorted(self.payloads)}")
+            time.sleep(0.05)
+        return self.payloads[topic]
+
 
 def start(tmp_path: Path, prefix: str, run: str) -> subprocess.Popen[str]:
     env = {
@@ -68,7 +77,7 @@ def test_home_assistant_sees_fallwatch_die_and_come_back(tmp_path: Path) -> None
     second: subprocess.Popen[str] | None = None
     try:
         watcher.wait_for(availability, b"online", 120, first)
-        config = json.loads(discovery.payloads[f"ha-{run}/binary_sensor/fw-{run}/ward_fall/config"])
+        config = json.loads(discovery.wait_present(f"ha-{run}/binary_sensor/fw-{run}/ward_fall/config", 30))
         assert {"topic": availability} in config["availability"]
         first.send_signal(signal.SIGKILL)
         first.wait(10)

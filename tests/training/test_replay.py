@@ -1,0 +1,121 @@
+"""Cross-validation through the alert engine: the replay opens incidents as the engine does, its thresholds are
+chosen on other clips, and on real clips it gives what `fallwatch eval` gives with the same model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fallwatch.core.config import AlertsConfig, Settings
+from fallwatch.core.manifest import ManifestEntry
+from fallwatch.core.types import LABELS, Prediction
+from fallwatch.training.replay import (
+    CAMERA,
+    JudgedClip,
+    choose_engine,
+    incident_times,
+    outcome,
+    prediction_rows,
+    predictions_from_rows,
+)
+
+
+def scores(falling: float, lying: float = 0.0) -> dict[str, float]:
+    return dict(zip(LABELS, (1.0 - falling - lying, falling, lying), strict=True))
+
+
+def clip(name: str, falling: list[float], fall_start_s: float | None) -> JudgedClip:
+    """One person judged every 0.4 s with these P(falling)."""
+    times = [0.4 * (i + 1) for i in range(len(falling))]
+    predictions = tuple(
+        Prediction(CAMERA, 1, t, scores(f), (10.0, 10.0, 50.0, 120.0))
+        for t, f in zip(times, falling, strict=True)
+    )
+    frames = np.round(np.arange(0.1, times[-1] + 0.05, 0.1), 3)
+    return JudgedClip(name, "src", fall_start_s is not None, fall_start_s, times[-1], frames, predictions)
+
+
+def test_the_engine_opens_one_incident_when_falling_holds_for_its_windows() -> None:
+    video = clip("fall", [0.1, 0.1, 0.9, 0.9, 0.9, 0.2], fall_start_s=1.0)
+    config = AlertsConfig(smoothing=1.0, fall_threshold=0.6, fall_windows=2)
+    assert incident_times(video, config) == [pytest.approx(1.6)]  # the second falling window in a row
+    assert incident_times(video, config.model_copy(update={"fall_windows": 4})) == []
+    assert outcome(video, config).result == "caught"
+
+
+def test_predictions_survive_the_fold_json() -> None:
+    video = clip("fall", [0.1, 0.9, 0.3], fall_start_s=0.5)
+    back = predictions_from_rows(prediction_rows(video.predictions))
+    assert [(p.track_id, p.pts, p.box) for p in back] == [
+        (p.track_id, round(p.pts, 4), p.box) for p in video.predictions
+    ]
+    assert all(
+        abs(a.scores[k] - b.scores[k]) < 1e-4
+        for a, b in zip(back, video.predictions, strict=True)
+        for k in LABELS
+    )
+
+
+def test_engine_thresholds_come_from_the_clips_they_are_chosen_on() -> None:
+    # Falls reach 0.75, daily activity 0.55: a threshold between them is right; if daily activity reaches 0.85
+    # instead, only the highest threshold the falls still pass (none here) or missing a fall are left.
+    base = AlertsConfig(smoothing=1.0)
+    separable = [clip("f", [0.1, 0.75, 0.75, 0.75], 0.5), clip("a", [0.1, 0.55, 0.55, 0.55], None)]
+    chosen = choose_engine(separable, base)
+    assert 0.55 < chosen.fall_threshold <= 0.75
+    assert [outcome(c, chosen).result for c in separable] == ["caught", "quiet"]
+    noisy = [clip("f", [0.1, 0.75, 0.75, 0.75], 0.5), clip("a", [0.1, 0.85, 0.85, 0.85], None)]
+    strict = choose_engine(noisy, base)
+    assert outcome(noisy[1], strict).result == "quiet"  # ties (one of two right) go to the quieter settings
+
+
+# Short real clips: a fall the shipped model catches and two daily-activity videos.
+REAL = ("GMDCSA24/Subject 2/Fall/12.mp4", "GMDCSA24/Subject 3/ADL/19.mp4", "GMDCSA24/Subject 2/ADL/23.mp4")
+
+
+@pytest.mark.slow
+def test_replay_of_a_models_judgements_is_what_fallwatch_eval_gives(
+    manifest: list[ManifestEntry],
+    settings: Settings,
+    detector,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from fallwatch.app.evaluate import _video_settings, evaluate_video
+    from fallwatch.recognizer.checkpoint import load_checkpoint
+    from fallwatch.recognizer.infer import SHIPPED_CHECKPOINT, Recognizer
+    from fallwatch.training.cross_validate import judge_clips
+    from fallwatch.training.dataset import load_histories
+    from fallwatch.training.keypoint_rule import KeypointRule
+
+    torch_settings = settings.model_copy(
+        update={"recognizer": settings.recognizer.model_copy(update={"backend": "torch"})}
+    )
+    entries = [e for e in manifest if e.relative in REAL]
+    assert len(entries) == len(REAL)
+    clips = load_histories(entries, torch_settings, tmp_path / "histories", progress=False)
+    model, spec = load_checkpoint(SHIPPED_CHECKPOINT)
+    judged = judge_clips(clips, model, spec, "cpu", torch_settings.tubelets.stride)
+    recognizer = Recognizer(torch_settings.recognizer, torch_settings)
+    video_settings = _video_settings(torch_settings, f"sqlite:///{tmp_path / 'eval.db'}")
+    results = []
+    for index, (entry, replayed) in enumerate(zip(entries, judged, strict=True)):
+        ran = evaluate_video(entry, index, video_settings, recognizer, detector, KeypointRule())
+        # The same tubelets: one prediction per window of every track, at the same times, with the same scores.
+        eval_rows = sorted(
+            (int(track), round(r[0], 2), r[1], r[2]) for track, rows in ran.series.items() for r in rows
+        )
+        replay_rows = sorted(
+            (p.track_id, round(p.pts, 2), p.scores["falling"], p.scores["lying"])
+            for p in replayed.predictions
+        )
+        assert [r[:2] for r in replay_rows] == [r[:2] for r in eval_rows], entry.relative
+        assert np.allclose([r[2:] for r in replay_rows], [r[2:] for r in eval_rows], atol=2e-3), (
+            entry.relative
+        )
+        # ... and the engine opens the same incidents, so the outcome is the one `fallwatch eval` reports.
+        opened = incident_times(replayed, video_settings.alerts)
+        assert opened == pytest.approx(ran.incident_times, abs=1e-3), entry.relative
+        results.append(outcome(replayed, video_settings.alerts).result)
+    assert results[0] == "caught"  # the fall was found at all: the comparison is not between two silences

@@ -1,0 +1,115 @@
+"""The alert engine on recorded judgements: what `fallwatch run` would have raised on a clip, without running it.
+
+Cross-validation judges each held-out clip's tubelets (the windows `training.windows.stream_windows` cuts from the
+track histories, as the tubelet builder would) with the fold's model, and feeds the predictions to a fresh
+`AlertEngine` in the order the pipeline does: per analysed frame, time advances, then that frame's predictions
+by track. The times incidents opened are scored by `training.scoring.judge_alarms`, as `fallwatch eval` scores
+its incidents, so a cross-validated figure is the product's figure. Replaying is cheap (no video, no network),
+which is what lets the engine's thresholds be chosen on other folds from a grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from fallwatch.alerts.engine import AlertEngine
+from fallwatch.core.config import AlertsConfig
+from fallwatch.core.types import LABELS, EventKind, Prediction
+from fallwatch.training.scoring import Outcome, judge_alarms
+
+CAMERA = "replay"
+# The engine settings cross-validation chooses from; the others keep the configured values.
+FALL_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+FALL_WINDOWS = (1, 2, 3, 4)
+LYING_THRESHOLDS = (0.6, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedClip:
+    """One clip's recorded predictions and the times of its analysed frames."""
+
+    clip: str
+    source: str
+    is_fall: bool
+    fall_start_s: float | None
+    duration_s: float
+    frame_pts: npt.NDArray[np.float64]  # increasing
+    predictions: tuple[Prediction, ...]
+
+
+def prediction_rows(predictions: Sequence[Prediction]) -> list[list[float]]:
+    """Predictions as plain numbers (for a fold's JSON): track, pts, one score per label, box."""
+    return [
+        [float(p.track_id), round(p.pts, 4), *(round(p.scores[k], 5) for k in LABELS), *p.box]
+        for p in predictions
+    ]
+
+
+def predictions_from_rows(rows: Sequence[Sequence[float]]) -> tuple[Prediction, ...]:
+    out = []
+    for row in rows:
+        scores = np.array(row[2 : 2 + len(LABELS)], dtype=np.float64)
+        scores = scores / scores.sum()  # rounding in the JSON must not break the sum-to-one check
+        box = tuple(float(v) for v in row[2 + len(LABELS) : 6 + len(LABELS)])
+        out.append(Prediction(CAMERA, int(row[0]), float(row[1]), dict(zip(LABELS, scores.tolist(), strict=True)),
+                              box))  # type: ignore[arg-type]  # fmt: skip
+    return tuple(out)
+
+
+def incident_times(clip: JudgedClip, config: AlertsConfig) -> list[float]:
+    """Stream times at which the engine opened an incident on this clip."""
+    engine = AlertEngine(config, run_id="replay/")
+    due: defaultdict[float, list[Prediction]] = defaultdict(list)
+    for prediction in clip.predictions:
+        due[prediction.pts].append(prediction)
+    opened: list[float] = []
+    for pts in sorted(set(clip.frame_pts.tolist()) | set(due)):
+        alerts = engine.advance(CAMERA, pts)
+        for prediction in sorted(due.get(pts, ()), key=lambda p: p.track_id):
+            alerts += engine.feed(prediction)
+        opened += [a.event.pts for a in alerts if a.event.kind is EventKind.OPENED]
+    engine.finish()
+    return opened
+
+
+def outcome(clip: JudgedClip, config: AlertsConfig) -> Outcome:
+    return judge_alarms(clip.clip, clip.source, clip.is_fall, clip.fall_start_s, incident_times(clip, config))
+
+
+def engine_grid(base: AlertsConfig) -> list[AlertsConfig]:
+    return [
+        base.model_copy(update={"fall_threshold": t, "fall_windows": n, "lying_threshold": lying})
+        for t, n, lying in itertools.product(FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS)
+    ]
+
+
+def choose_engine(clips: Sequence[JudgedClip], base: AlertsConfig) -> AlertsConfig:
+    """The grid's engine settings with the best sensitivity + specificity on `clips` (never the clips they
+    will be scored on). Ties go to the stricter settings, which stay quieter on footage not seen."""
+    if not clips:
+        raise ValueError("choose_engine needs at least one clip")
+
+    def merit(config: AlertsConfig) -> tuple[float, int, float, float]:
+        outcomes = [outcome(c, config) for c in clips]
+        falls = [o for o in outcomes if o.is_fall]
+        adls = [o for o in outcomes if not o.is_fall]
+        sensitivity = sum(o.result == "caught" for o in falls) / len(falls) if falls else 1.0
+        specificity = sum(o.result == "quiet" for o in adls) / len(adls) if adls else 1.0
+        strict = (config.fall_windows, config.fall_threshold, config.lying_threshold)
+        return (round(sensitivity + specificity, 6), *strict)
+
+    return max(engine_grid(base), key=merit)
+
+
+def engine_settings(config: AlertsConfig) -> dict[str, float]:
+    return {
+        "fall_threshold": config.fall_threshold,
+        "fall_windows": config.fall_windows,
+        "lying_threshold": config.lying_threshold,
+    }
