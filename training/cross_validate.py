@@ -1,15 +1,16 @@
 """`fallwatch train`: grouped cross-validation on videos not trained on, and the final model on every clip.
 
-Histories are extracted once (cached) and shared by every fold, the final model and the keypoint reference.
-Each fold trains on the other folds' clips, then judges every stream window of its held-out clips as inference
-would (16 frames ending every `tubelets.stride` analysed frames, every track). From those it reports window
-precision and recall per class (the windows that can be labelled) and per-video detection under falldata's
-protocol, by simulating the alarm rule (see `recognizer.scoring`).
+Histories are extracted once (cached) and shared by every fold, the final model and the references. Each fold
+trains on the other folds' clips, then judges every tubelet of its held-out clips as inference would (the tubelet
+builder's schedule, `training.windows.stream_windows`). Those predictions go through the alert engine
+(`training.replay`), and each video's first incident is scored under falldata's protocol (`training.scoring`):
+the product's own figure. The per-window precision and recall, and a simulated window rule (a threshold on
+P(falling) + P(lying) for N windows in a row), stay as diagnostics.
 
-The rule's threshold and run length for fold k are chosen on the held-out scores of the *other* folds
-(cross-fitting): never on fold k's own videos, and never on scores a model gave the videos it trained on, which
-are overconfident and pick rules too lenient for new footage. The two references are scored on the same held-out
-videos with the same protocol.
+The engine's thresholds (and the window rule's) for fold k are chosen on the held-out judgements of the *other*
+folds (cross-fitting): never on fold k's own videos, and never on scores a model gave the videos it trained on,
+which are overconfident and pick settings too lenient for new footage. The references are scored on the same
+held-out videos with the same protocol.
 """
 
 from __future__ import annotations

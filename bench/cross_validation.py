@@ -1,0 +1,132 @@
+"""Every method of one or more cross-validation runs (seeds), pooled: table + JSON + a plot.
+
+    .venv/bin/fallwatch train --manifest ../shared/falldata/manifest.csv --folds 4 --cv-only --fold-epochs 5 \
+        --epochs 5 --samples-per-epoch 384 --seed S --threads 1 --references-cached-only --out runs/cv_engine_sS
+    .venv/bin/python bench/cross_validation.py runs/cv_engine_s0 runs/cv_engine_s1
+
+Writes bench/results/cross_validation.{json,md,png}. "fallwatch" is the product's figure (the fold's model
+through the alert engine, thresholds chosen on the other folds); the references were scored on the same
+held-out videos. False alarms per hour count every incident the engine opened, but only the first alarm of a
+reference (their rules are scored first-alarm only), so that column favours the references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+sys.path.insert(0, str(REPO))
+
+from fallwatch.training.report import NAMES  # noqa: E402
+
+
+def pooled(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per method: counts summed over the runs, latencies pooled, false alarms per hour over all ADL hours."""
+    methods = sorted({m for r in reports for m in r["per_video"]} - {"recognizer_on_package_videos"})
+    table: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        runs = [r["per_video"][method] for r in reports if method in r["per_video"]]
+        videos = [v for run in runs for v in run["videos"]]
+        falls = [v for v in videos if v["is_fall"]]
+        adls = [v for v in videos if not v["is_fall"]]
+        latencies = [v["latency_s"] for v in falls if v["result"] == "caught" and v["latency_s"] is not None]
+        hours = sum(run["summary"]["adl_hours"] for run in runs)
+        alarms = sum(max(v.get("alarms", 0), 1 if v["alarm_s"] is not None else 0) for v in adls)
+        table[method] = {
+            "runs": len(runs),
+            "falls_caught": sum(v["result"] == "caught" for v in falls),
+            "falls": len(falls),
+            "adl_quiet": sum(v["result"] == "quiet" for v in adls),
+            "adl": len(adls),
+            "latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
+            "false_alarms_per_hour": round(alarms / hours, 1) if hours else None,
+            "per_run": [
+                f"{run['summary']['falls_caught']}/{run['summary']['falls']}, "
+                f"{run['summary']['adl_quiet']}/{run['summary']['adl']}"
+                for run in runs
+            ],
+        }
+    return table
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a}/{b} ({a / b:.2f})" if b else "-"
+
+
+def markdown(table: dict[str, dict[str, Any]], seeds: list[int]) -> str:
+    rows = [
+        f"Seeds {', '.join(map(str, seeds))} pooled (each video once per seed).",
+        "",
+        "| method | falls caught | daily activity quiet | per seed (caught, quiet) | median latency (s) "
+        "| false alarms per hour of ADL |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, row in table.items():
+        rows.append(
+            f"| {NAMES.get(method, method)} | {_ratio(row['falls_caught'], row['falls'])} | "
+            f"{_ratio(row['adl_quiet'], row['adl'])} | {'; '.join(row['per_run'])} | {row['latency_median_s']} | "
+            f"{row['false_alarms_per_hour']} |"
+        )
+    return "\n".join(rows)
+
+
+def plot(table: dict[str, dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for method, row in table.items():
+        x = row["adl_quiet"] / row["adl"] if row["adl"] else 0.0
+        y = row["falls_caught"] / row["falls"] if row["falls"] else 0.0
+        ax.scatter(x, y, s=60, marker="*" if method == "fallwatch" else "o")
+        ax.annotate(method, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(0.92, color="grey", linestyle="--", linewidth=1)
+    ax.axvline(0.92, color="grey", linestyle="--", linewidth=1, label="goal 0.92 / 0.92")
+    ax.set_xlim(0.4, 1.0)
+    ax.set_ylim(0.3, 1.0)
+    ax.set_xlabel("daily-activity videos quiet (specificity)")
+    ax.set_ylabel("falls caught (sensitivity)")
+    ax.set_title("Held-out videos, grouped cross-validation")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="output folders of `fallwatch train --cv-only`")
+    args = parser.parse_args()
+    missing = [run for run in args.runs if not (run / "cv.json").is_file()]
+    if missing:
+        print(
+            f"{missing[0]}: no cv.json (expected a finished `fallwatch train --cv-only` run)", file=sys.stderr
+        )
+        return 2
+    reports = [json.loads((run / "cv.json").read_text()) for run in args.runs]
+    table = pooled(reports)
+    seeds = [r["seed"] for r in reports]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "seeds": seeds,
+        "methods": table,
+        "engine_on_all_folds": [r.get("engine_on_all_folds") for r in reports],
+    }
+    (RESULTS / "cross_validation.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = markdown(table, seeds)
+    (RESULTS / "cross_validation.md").write_text(text + "\n")
+    plot(table, RESULTS / "cross_validation.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
