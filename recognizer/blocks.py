@@ -47,11 +47,12 @@ class ConvBnAct(nn.Module):
 
 
 class Stem(ConvBnAct):
-    """A pathway's first layer: a large spatial conv (stride 2), then a 3x3 max pool (stride 2)."""
+    """A pathway's first layer: a large spatial conv (stride 2), then a 3x3 max pool (stride 2) unless `pool`
+    is false (torchvision's mc3_18 stem has none)."""
 
-    def __init__(self, dim_in: int, dim_out: int, temporal_kernel: int):
+    def __init__(self, dim_in: int, dim_out: int, temporal_kernel: int, pool: bool = True):
         super().__init__(dim_in, dim_out, (temporal_kernel, 7, 7), (1, 2, 2))
-        self.pool = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1))
+        self.pool: nn.Module = nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)) if pool else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         y: Tensor = self.pool(super().forward(x))

@@ -19,7 +19,8 @@ STAGE_DEPTHS: dict[int, tuple[int, int, int, int]] = {
 }
 
 # The network halves the image five times (stem conv, stem pool, res3, res4, res5); a smaller crop would leave
-# res5 with less than one pixel. Other sizes need not divide evenly: the head pools globally.
+# res5 with less than one pixel. Other sizes need not divide evenly: the head pools globally. Without the stem
+# pool it halves four times, so the same bound is merely conservative there.
 SPATIAL_STRIDE = 32
 
 
@@ -48,15 +49,13 @@ class SlowFastConfig:
     # Features per frame of the optional third input (`recognizer.trajectory`); 0: video only, as in the paper.
     trajectory: int = 0
     trajectory_channels: int = 32
+    # Whether the stems end with a 3x3 max pool (stride 2), as in the paper. torchvision's mc3_18 has none, so a
+    # network that takes its weights must not pool either, or every stage would see half the resolution its
+    # filters were trained at.
+    stem_pool: bool = True
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            # bool is an int subclass; a config read from a file must not sneak one (or a str) through.
-            allowed: tuple[type, ...] = (int, float) if f.name == "dropout" else (int,)
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                kind = "a number" if f.name == "dropout" else "an integer"
-                raise ValueError(f"{f.name} must be {kind}, got {value!r}")
+        self._check_types()
         if self.depth not in STAGE_DEPTHS:
             raise ValueError(f"depth must be one of {sorted(STAGE_DEPTHS)}, got {self.depth}")
         for name in ("width", "alpha", "beta_inv", "fusion_kernel", "fusion_channel_ratio", "num_classes"):
@@ -77,6 +76,19 @@ class SlowFastConfig:
             raise ValueError(f"frames {self.frames} must be a positive multiple of alpha {self.alpha}")
         if self.crop < SPATIAL_STRIDE:
             raise ValueError(f"crop must be at least {SPATIAL_STRIDE} pixels, got {self.crop}")
+
+    def _check_types(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "stem_pool":
+                if not isinstance(value, bool):
+                    raise ValueError(f"stem_pool must be true or false, got {value!r}")
+                continue
+            # bool is an int subclass; a config read from a file must not sneak one (or a str) through.
+            allowed: tuple[type, ...] = (int, float) if f.name == "dropout" else (int,)
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                kind = "a number" if f.name == "dropout" else "an integer"
+                raise ValueError(f"{f.name} must be {kind}, got {value!r}")
 
     @property
     def bottleneck(self) -> bool:

@@ -96,8 +96,8 @@ def _fast(channels: int, config: SlowFastConfig) -> int:
 def build_stem_stage(config: SlowFastConfig) -> SlowFastStage:
     fast_width = _fast(config.width, config)
     return SlowFastStage(
-        Stem(3, config.width, SLOW_TEMPORAL_KERNELS[0]),
-        Stem(3, fast_width, FAST_TEMPORAL_KERNELS[0]),
+        Stem(3, config.width, SLOW_TEMPORAL_KERNELS[0], config.stem_pool),
+        Stem(3, fast_width, FAST_TEMPORAL_KERNELS[0], config.stem_pool),
         lateral_connection(fast_width, config.fusion_channel_ratio, config.fusion_kernel, config.alpha),
     )
 

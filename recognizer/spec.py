@@ -14,6 +14,10 @@ from fallwatch.recognizer.config import SlowFastConfig
 # Kinetics normalisation, used by pytorchvideo's and PySlowFast's SlowFast models (RGB in [0, 1]).
 KINETICS_MEAN = (0.45, 0.45, 0.45)
 KINETICS_STD = (0.225, 0.225, 0.225)
+# torchvision's Kinetics-400 video models (r3d_18, mc3_18, r2plus1d_18), RGB in [0, 1]; the fight-detection
+# fine-tune of mc3_18 that `recognizer.pretrained` starts from was trained with them too.
+TORCHVISION_VIDEO_MEAN = (0.43216, 0.394666, 0.37645)
+TORCHVISION_VIDEO_STD = (0.22803, 0.22145, 0.216989)
 
 Triplet = tuple[float, float, float]
 
@@ -106,8 +110,19 @@ def placeholder_labels(count: int) -> tuple[str, ...]:
     return tuple(f"class_{index:03d}" for index in range(count))
 
 
-def new_spec(arch: SlowFastConfig, labels: Sequence[str] | None = None) -> RecognizerSpec:
-    """The spec of a freshly built model: FallWatch's labels when it has 3 classes, placeholders otherwise."""
+def new_spec(
+    arch: SlowFastConfig,
+    labels: Sequence[str] | None = None,
+    *,
+    mean: Triplet = KINETICS_MEAN,
+    std: Triplet = KINETICS_STD,
+) -> RecognizerSpec:
+    """The spec of a freshly built model: FallWatch's labels when it has 3 classes, placeholders otherwise.
+
+    `mean`/`std` are those of the weights the model will start from (a preset names them), so that training
+    and inference feed it what they were trained on.
+    """
     if labels is None:
         labels = LABELS if arch.num_classes == len(LABELS) else placeholder_labels(arch.num_classes)
-    return RecognizerSpec(arch, tuple(labels), Provenance("freshly initialised", IN_MEMORY))
+    provenance = Provenance("freshly initialised", IN_MEMORY)
+    return RecognizerSpec(arch, tuple(labels), provenance, mean=mean, std=std)

@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,15 @@ from torch import nn
 from tqdm import tqdm
 
 from fallwatch.core.devices import pick_device
+from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import LABELS
 from fallwatch.recognizer.checkpoint import load_checkpoint, save_checkpoint
 from fallwatch.recognizer.finetune import replace_head
 from fallwatch.recognizer.inputs import clips_to_inputs
-from fallwatch.recognizer.presets import DEFAULT_PRESET, build_preset, preset_config
-from fallwatch.recognizer.slowfast import SlowFast
-from fallwatch.recognizer.spec import RecognizerSpec, new_spec
+from fallwatch.recognizer.presets import DEFAULT_PRESET, preset_spec
+from fallwatch.recognizer.pretrained import init_from_mc3_18, mc3_18_problem, mc3_18_provenance
+from fallwatch.recognizer.slowfast import SlowFast, build_slowfast
+from fallwatch.recognizer.spec import RecognizerSpec
 from fallwatch.recognizer.trajectory import augment_trajectory
 from fallwatch.training.windows import Window, augment
 
@@ -45,6 +47,9 @@ class TrainConfig:
     base: Path | None = None  # a checkpoint to fine-tune (its head is replaced when its labels differ)
     # Architecture fields changed from the preset's, e.g. (("width", 8),) for a smaller network in tests.
     overrides: tuple[tuple[str, int | float], ...] = ()
+    # Pretrained weights for a model trained from scratch: "mc3_18" (`recognizer.pretrained`) fills the slow
+    # pathway of a preset shaped for it, such as slowfast_r18_mc3; None: random init.
+    init: str | None = None
 
 
 @dataclass
@@ -57,15 +62,36 @@ class EpochMetrics:
     seconds: float = 0.0
 
 
+INITS = ("mc3_18",)
+
+
 def build_model(config: TrainConfig) -> tuple[SlowFast, RecognizerSpec]:
     if config.base is None:
         fields: dict[str, Any] = {**dict(config.overrides), "num_classes": len(LABELS)}
-        arch = preset_config(config.preset, **fields)
-        return build_preset(config.preset, **fields), new_spec(arch, LABELS)
+        spec = preset_spec(config.preset, LABELS, **fields)
+        if config.init is not None:
+            return _pretrained_model(config.init, spec)
+        return build_slowfast(spec.arch), spec
+    if config.init is not None:
+        raise FallWatchError(
+            f"init {config.init} starts a preset from scratch; it cannot be combined with a base"
+        )
     model, spec = load_checkpoint(config.base)
     if tuple(spec.labels) != LABELS:
         model, spec = replace_head(model, spec, LABELS)
     return model, spec
+
+
+def _pretrained_model(init: str, spec: RecognizerSpec) -> tuple[SlowFast, RecognizerSpec]:
+    """A fresh network of `spec` whose slow pathway starts from `init`'s weights; the spec records them."""
+    if init not in INITS:
+        raise FallWatchError(f"init {init!r}: unknown pretrained start (expected one of {', '.join(INITS)})")
+    problem = mc3_18_problem(spec.arch)
+    if problem is not None:
+        raise FallWatchError(f"init mc3_18: {problem}")
+    model = build_slowfast(spec.arch)
+    init_from_mc3_18(model)
+    return model, replace(spec, derived_from=mc3_18_provenance())
 
 
 def balanced_sample(windows: Sequence[Window], count: int, rng: random.Random) -> list[Window]:

@@ -82,6 +82,7 @@ def test_presets_are_named_by_their_builders() -> None:
         "slowfast_r50",
         "slowfast_r101",
         "slowfast_r18",
+        "slowfast_r18_mc3",
         "slowfast_tiny",
         "slowfast_tiny_trajectory",
     }
