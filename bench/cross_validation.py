@@ -87,7 +87,8 @@ def plot(table: dict[str, dict[str, Any]], path: Path) -> None:
         x = row["adl_quiet"] / row["adl"] if row["adl"] else 0.0
         y = row["falls_caught"] / row["falls"] if row["falls"] else 0.0
         ax.scatter(x, y, s=60, marker="*" if method == "fallwatch" else "o")
-        ax.annotate(method, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        label = "recognizer, window rule (diagnostic)" if method == "recognizer" else method
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
     ax.axhline(0.92, color="grey", linestyle="--", linewidth=1)
     ax.axvline(0.92, color="grey", linestyle="--", linewidth=1, label="goal 0.92 / 0.92")
     ax.set_xlim(0.4, 1.0)
