@@ -24,7 +24,8 @@ from fallwatch.detectors.perception import Perception
 from fallwatch.detectors.tubelets import crop_square
 from fallwatch.ingest.cameras import Camera, CameraHub
 
-CACHE_VERSION = 1
+# 2: the OpenVINO detector computes in float32 on every CPU (histories made in bfloat16 on AMX Xeons are stale).
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)

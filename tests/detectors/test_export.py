@@ -68,6 +68,14 @@ def test_the_exported_runtimes_see_what_torch_sees(
             assert np.abs(a.keypoints[:, :2] - b.keypoints[:, :2]).max() <= KEYPOINT_TOLERANCE_PX
 
 
+def test_the_openvino_detector_computes_in_float32_on_every_cpu(settings: Settings) -> None:
+    # Regression: on a Xeon with AMX, OpenVINO inferred in bfloat16 and lost people in real fall clips.
+    detector = _detector(settings, "openvino")
+    assert detector.backend == "openvino"
+    assert detector.inference_precision == "f32"
+    assert _detector(settings, "torch").inference_precision == "f32"
+
+
 @pytest.mark.slow
 def test_an_export_is_made_once_into_the_models_directory_and_then_reused(tmp_path: Path) -> None:
     weights = packaged_weights("yolo11n-pose.pt")
