@@ -8,6 +8,12 @@ get up first it is marked RECOVERED; `cooldown_s` later (still up) it is CLOSED.
 continues the same incident, but is an event of its own (FELL_AGAIN): a person who falls again must never go
 untold because they fell soon after getting up. One incident per person per event, never one per window.
 
+Two rules keep misread crowds quiet. A person whose box travels faster than `travel_limit` box sides a second is
+walking, not falling, and opens nothing while they do (from a ceiling camera a walker can look like a person
+lying). While an incident is followed on a camera, another person's fall there is followed silently
+(held, with `crowd_hold`) and raised only if they stay down and still for `collapse_after_s`: it then opens and
+escalates at once. A real second fall is still told; a crowd of misread walkers is one incident, not one per walker.
+
 A track that goes silent for `lost_after_s` is lost; its incident passes to a track that starts near where it was
 within `reattach_s` (trackers often give a person who lay down a new id), or is CLOSED.
 
@@ -28,6 +34,21 @@ from fallwatch.core.config import AlertsConfig
 from fallwatch.core.types import Box, EventKind, IncidentEvent, Prediction, Severity
 
 _HISTORY = 32  # predictions of context kept per track, so a new incident's timeline starts before it opened
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a track's box was at one prediction: its centre and its longer side."""
+
+    pts: float
+    x: float
+    y: float
+    side: float
+
+    @classmethod
+    def of(cls, pts: float, box: Box) -> _Place:
+        x, y = box_centre(box)
+        return cls(pts, x, y, max(box[2] - box[0], box[3] - box[1], 1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +91,7 @@ class _Incident:
     still_anchor: tuple[float, float] | None = None
     still_since: float | None = None
     up_since: float | None = None
+    held: bool = False  # a crowd's further fall: followed, but told only if it escalates
     samples: deque[ScoreSample] = field(default_factory=deque)
 
     def record(self, sample: ScoreSample) -> None:
@@ -89,6 +111,7 @@ class _Track:
     normal_run: int = 0
     last_fall_pts: float | None = None
     history: deque[ScoreSample] = field(default_factory=lambda: deque(maxlen=_HISTORY))
+    path: deque[_Place] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     incident: _Incident | None = None
 
 
@@ -158,9 +181,9 @@ class AlertEngine:
                 continue
             for track in sorted(state.tracks.values(), key=lambda t: t.track_id):
                 if track.incident is not None:
-                    alerts.append(self._close(track.incident, state.now))
+                    alerts += self._close(track.incident, state.now)
             for orphan in state.orphans:
-                alerts.append(self._close(orphan.incident, state.now))
+                alerts += self._close(orphan.incident, state.now)
         return alerts
 
     def forget(self, camera: str) -> None:
@@ -173,10 +196,10 @@ class AlertEngine:
                          if c.orphans or any(t.incident for t in c.tracks.values()))  # fmt: skip
 
     def open_incidents(self) -> list[str]:
-        """Keys of the incidents still being followed, in a stable order."""
-        keys = [t.incident.key for c in self._cameras.values() for t in c.tracks.values() if t.incident]
-        keys += [o.incident.key for c in self._cameras.values() for o in c.orphans]
-        return sorted(keys)
+        """Keys of the told incidents still being followed, in a stable order."""
+        followed = [t.incident for c in self._cameras.values() for t in c.tracks.values() if t.incident]
+        followed += [o.incident for c in self._cameras.values() for o in c.orphans]
+        return sorted(incident.key for incident in followed if not incident.held)
 
     # --- time ---------------------------------------------------------------------------------------------------
 
@@ -193,12 +216,12 @@ class AlertEngine:
             if now - track.last_pts > self._config.lost_after_s:
                 alerts.extend(self._lose(camera, track))
             elif track.incident is not None and self._cooled(track.incident, now):
-                alerts.append(self._close(track.incident, now))
+                alerts += self._close(track.incident, now)
                 track.incident = None
         for orphan in list(camera.orphans):
             if now - orphan.lost_pts > self._config.reattach_s:
                 camera.orphans.remove(orphan)
-                alerts.append(self._close(orphan.incident, now))
+                alerts += self._close(orphan.incident, now)
         return alerts
 
     def _cooled(self, incident: _Incident, now: float) -> bool:
@@ -214,7 +237,7 @@ class AlertEngine:
         if incident is None:
             return []
         if incident.phase is _Phase.UP:
-            return [self._close(incident, camera.now)]  # up and gone: nothing left to follow
+            return self._close(incident, camera.now)  # up and gone: nothing left to follow
         successor = self._successor(camera, incident, track.last_pts)
         if successor is not None:
             self._hand_over(incident, successor)
@@ -305,6 +328,7 @@ class AlertEngine:
         track.last_pts = max(track.last_pts, pts)
         track.box = prediction.box
         track.history.append(sample)
+        track.path.append(_Place.of(pts, prediction.box))
 
         falling = smoothed["falling"] >= cfg.fall_threshold
         track.fall_run = track.fall_run + 1 if falling else 0
@@ -312,7 +336,7 @@ class AlertEngine:
         if falling:
             track.last_fall_pts = pts
         resting = camera.zones.resting(prediction.box)
-        fell = not resting and self._fell(track, smoothed, pts)
+        fell = not resting and self._fell(track, smoothed, pts) and not self._travelling(track)
 
         incident = track.incident
         if incident is None:
@@ -323,13 +347,13 @@ class AlertEngine:
                 assert incident is not None
                 incident.record(sample)
                 return self._follow(incident, track, smoothed, prediction, resting)
-            return [self._open(name, camera, track, smoothed, prediction)]
+            return self._open(name, camera, track, smoothed, prediction)
         incident.box = prediction.box
         incident.record(sample)
         if incident.phase is _Phase.UP:
             if not fell:
                 return []  # the cooldown itself is timed in _advance
-            return [self._fall_again(incident, smoothed, prediction)]
+            return self._fall_again(incident, smoothed, prediction)
         return self._follow(incident, track, smoothed, prediction, resting)
 
     def _fell(self, track: _Track, smoothed: Mapping[str, float], pts: float) -> bool:
@@ -340,9 +364,31 @@ class AlertEngine:
         recent_fall = track.last_fall_pts is not None and pts - track.last_fall_pts <= cfg.fall_to_lying_s
         return lying and recent_fall
 
+    def _travelling(self, track: _Track) -> bool:
+        """Moving across the scene faster than a person falling and coming to rest does."""
+        limit, window = self._config.travel_limit, self._config.travel_window_s
+        if limit <= 0:
+            return False
+        now = track.path[-1]
+        span = [place for place in track.path if now.pts - place.pts <= window]
+        elapsed = now.pts - span[0].pts
+        if elapsed < window / 2:
+            return False  # too short a path to tell walking from falling
+        side = max(place.side for place in span)
+        distance = math.hypot(now.x - span[0].x, now.y - span[0].y)
+        return distance / side / elapsed > limit
+
+    def _crowded(self, camera: _Camera, track: _Track) -> bool:
+        """Someone else's told incident is still being followed on this camera."""
+        if not self._config.crowd_hold:
+            return False
+        others = [t.incident for t in camera.tracks.values() if t is not track and t.incident]
+        others += [orphan.incident for orphan in camera.orphans]
+        return any(not incident.held for incident in others)
+
     def _open(
         self, name: str, camera: _Camera, track: _Track, smoothed: Mapping[str, float], prediction: Prediction
-    ) -> Alert:
+    ) -> list[Alert]:
         key = f"{self._run_id}{name}/{track.track_id}/{prediction.pts:.3f}"
         incident = _Incident(
             key=key,
@@ -351,6 +397,7 @@ class AlertEngine:
             zone=camera.zones.place(prediction.box),
             box=prediction.box,
             timeline_limit=self._config.timeline_points,
+            held=self._crowded(camera, track),
         )
         for sample in track.history:  # the windows that led up to it
             incident.record(sample)
@@ -363,14 +410,17 @@ class AlertEngine:
 
     def _fall_again(
         self, incident: _Incident, smoothed: Mapping[str, float], prediction: Prediction
-    ) -> Alert:
+    ) -> list[Alert]:
         """Down again within the cooldown: the same incident goes on, and receivers are told at once."""
         incident.phase, incident.up_since, incident.escalated_this_fall = _Phase.DOWN, None, False
         incident.still_anchor = incident.still_since = None
         incident.peak = max(incident.peak, prediction.scores["falling"])
         self._update_stillness(incident, smoothed, prediction, resting=False)
         return self._emit(
-            incident, EventKind.FELL_AGAIN, prediction.pts, max(smoothed["falling"], smoothed["lying"])
+            incident,
+            EventKind.FELL_AGAIN,
+            prediction.pts,
+            max(smoothed["falling"], smoothed["lying"]),
         )
 
     def _follow(
@@ -388,12 +438,17 @@ class AlertEngine:
             incident.phase, incident.up_since = _Phase.UP, pts
             incident.still_anchor = incident.still_since = None
             track.fall_run, track.last_fall_pts = 0, None  # the fall that is over must not count again
-            return [self._emit(incident, EventKind.RECOVERED, pts, smoothed["normal"])]
+            return self._emit(incident, EventKind.RECOVERED, pts, smoothed["normal"])
         self._update_stillness(incident, smoothed, prediction, resting)
         down_for = pts - incident.still_since if incident.still_since is not None else 0.0
         if down_for >= cfg.collapse_after_s and not incident.escalated_this_fall:
+            if incident.held:  # the crowd's further fall is a collapse after all: it is told now
+                incident.held = False
+                alerts = self._emit(incident, EventKind.OPENED, pts, smoothed["lying"])
+            else:
+                alerts = []
             incident.severity, incident.escalated_this_fall = Severity.CRITICAL, True
-            return [self._emit(incident, EventKind.ESCALATED, pts, smoothed["lying"])]
+            return alerts + self._emit(incident, EventKind.ESCALATED, pts, smoothed["lying"])
         return []
 
     def _update_stillness(
@@ -416,10 +471,16 @@ class AlertEngine:
 
     # --- events -------------------------------------------------------------------------------------------------
 
-    def _close(self, incident: _Incident, pts: float) -> Alert:
+    def _close(self, incident: _Incident, pts: float) -> list[Alert]:
         return self._emit(incident, EventKind.CLOSED, pts, incident.peak)
 
-    def _emit(self, incident: _Incident, kind: EventKind, pts: float, score: float) -> Alert:
+    def _emit(self, incident: _Incident, kind: EventKind, pts: float, score: float) -> list[Alert]:
+        """The event, unless the incident is held (a crowd's further fall, not told unless it escalates)."""
+        if incident.held:
+            return []
+        return [self._event(incident, kind, pts, score)]
+
+    def _event(self, incident: _Incident, kind: EventKind, pts: float, score: float) -> Alert:
         event = IncidentEvent(
             kind=kind,
             incident_key=incident.key,

@@ -100,7 +100,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=DEFAULT_ARCH,
         metavar="NAME",
         help=f"SlowFast preset when training from scratch (default {DEFAULT_ARCH}: the CPU-sized "
-        "slowfast_tiny with the box and keypoint trajectory as a third input); also slowfast_tiny, slowfast_r18, "
+        "slowfast_tiny with the box and keypoint trajectory as a third input); also slowfast_tiny_trajectory_32f "
+        "(the same on 32 frames: twice the context and the compute), slowfast_tiny, slowfast_r18, "
         "slowfast_r18_mc3 (full-width R18 slow pathway for --init mc3_18), slowfast_r50, slowfast_r101",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")

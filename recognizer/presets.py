@@ -3,7 +3,8 @@
 `slowfast_r50` and `slowfast_r101` are pytorchvideo's Kinetics-400 models of the same names (8x8: 32 fast
 frames, alpha 4), so their model-zoo weights load into them. `slowfast_r18` is the same recipe with
 ResNet-18's basic blocks. `slowfast_tiny` is sized for a CPU: R18 at 3/8 width on 16 frames of 112 px;
-`slowfast_tiny_trajectory`, FallWatch's default, adds the box and keypoint trajectory as a third input.
+`slowfast_tiny_trajectory`, FallWatch's default, adds the box and keypoint trajectory as a third input;
+`slowfast_tiny_trajectory_32f` is the same on twice the context (32 frames).
 `slowfast_r18_mc3` is shaped so that torchvision's `mc3_18` fits its slow pathway (`recognizer.pretrained`), and
 is fed with that model's normalisation (`preset_spec`).
 """
@@ -37,31 +38,16 @@ PRESETS: dict[str, SlowFastConfig] = {
     "slowfast_tiny": SlowFastConfig(
         depth=18, width=24, beta_inv=4, frames=16, crop=112, num_classes=len(LABELS)
     ),
-    # The same, with the box and keypoint trajectory as a third input fused before the head.
-    "slowfast_tiny_trajectory": SlowFastConfig(
-        depth=18,
-        width=24,
-        beta_inv=4,
-        frames=16,
-        crop=112,
-        num_classes=len(LABELS),
-        trajectory=TRAJECTORY_FEATURES,
-    ),
-    # Its slow pathway is mc3_18 layer for layer (full width, no stem pool, 112 px, 4 of 16 frames), so that
-    # `--init mc3_18` starts it from weights trained on surveillance video. The fast pathway keeps beta_inv 4
-    # for the tiny preset's reason: at 8, basic blocks would leave it 8 channels wide at res2. 23.8 M
-    # parameters, most in res4/res5's 3x3x3 first convs: 95 MB as float32, 48 MB saved with `half`.
-    "slowfast_r18_mc3": SlowFastConfig(
-        depth=18,
-        width=64,
-        beta_inv=4,
-        frames=16,
-        crop=112,
-        num_classes=len(LABELS),
-        trajectory=TRAJECTORY_FEATURES,
-        stem_pool=False,
-    ),
 }
+# The same, with the box and keypoint trajectory as a third input fused before the head.
+PRESETS["slowfast_tiny_trajectory"] = replace(PRESETS["slowfast_tiny"], trajectory=TRAJECTORY_FEATURES)
+# Twice the context: 32 frames (3.2 s at 10 fps), the slow pathway seeing 8 of them; twice the compute.
+PRESETS["slowfast_tiny_trajectory_32f"] = replace(PRESETS["slowfast_tiny_trajectory"], frames=32)
+# Its slow pathway is mc3_18 layer for layer (full width, no stem pool, 112 px, 4 of 16 frames), so that
+# `--init mc3_18` starts it from weights trained on surveillance video. The fast pathway keeps beta_inv 4
+# for the tiny preset's reason: at 8, basic blocks would leave it 8 channels wide at res2. 23.8 M
+# parameters, most in res4/res5's 3x3x3 first convs: 95 MB as float32, 48 MB saved with `half`.
+PRESETS["slowfast_r18_mc3"] = replace(PRESETS["slowfast_tiny_trajectory"], width=64, stem_pool=False)
 
 # The input normalisation of each preset whose intended weights were trained with other statistics than
 # Kinetics' (the spec carries it into checkpoints, so inference feeds the same). Channel order is RGB for all.
@@ -115,6 +101,11 @@ def slowfast_tiny(**overrides: Any) -> SlowFast:
 def slowfast_tiny_trajectory(**overrides: Any) -> SlowFast:
     """FallWatch's CPU default with the box and keypoint trajectory as a third input."""
     return build_preset("slowfast_tiny_trajectory", **overrides)
+
+
+def slowfast_tiny_trajectory_32f(**overrides: Any) -> SlowFast:
+    """`slowfast_tiny_trajectory` on 32 frames (3.2 s of context) instead of 16."""
+    return build_preset("slowfast_tiny_trajectory_32f", **overrides)
 
 
 def slowfast_r18_mc3(**overrides: Any) -> SlowFast:

@@ -11,6 +11,7 @@ which is what lets the engine's thresholds be chosen on other folds from a grid.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ CAMERA = "replay"
 FALL_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 FALL_WINDOWS = (1, 2, 3, 4)
 LYING_THRESHOLDS = (0.6, 0.8)
+# Off, or box sides a second: does holding back tracks that travel fast pay on the other folds?
+TRAVEL_LIMITS = (0.0, 0.6, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,12 @@ def outcome(clip: JudgedClip, config: AlertsConfig) -> Outcome:
 
 def engine_grid(base: AlertsConfig) -> list[AlertsConfig]:
     return [
-        base.model_copy(update={"fall_threshold": t, "fall_windows": n, "lying_threshold": lying})
-        for t, n, lying in itertools.product(FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS)
+        base.model_copy(
+            update={"fall_threshold": t, "fall_windows": n, "lying_threshold": lying, "travel_limit": travel}
+        )
+        for t, n, lying, travel in itertools.product(
+            FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS, TRAVEL_LIMITS
+        )
     ]
 
 
@@ -95,13 +102,14 @@ def choose_engine(clips: Sequence[JudgedClip], base: AlertsConfig) -> AlertsConf
     if not clips:
         raise ValueError("choose_engine needs at least one clip")
 
-    def merit(config: AlertsConfig) -> tuple[float, int, float, float]:
+    def merit(config: AlertsConfig) -> tuple[float, int, float, float, float]:
         outcomes = [outcome(c, config) for c in clips]
         falls = [o for o in outcomes if o.is_fall]
         adls = [o for o in outcomes if not o.is_fall]
         sensitivity = sum(o.result == "caught" for o in falls) / len(falls) if falls else 1.0
         specificity = sum(o.result == "quiet" for o in adls) / len(adls) if adls else 1.0
-        strict = (config.fall_windows, config.fall_threshold, config.lying_threshold)
+        travel = -(config.travel_limit or math.inf)  # a lower limit holds back more
+        strict = (config.fall_windows, config.fall_threshold, config.lying_threshold, travel)
         return (round(sensitivity + specificity, 6), *strict)
 
     return max(engine_grid(base), key=merit)
@@ -112,4 +120,5 @@ def engine_settings(config: AlertsConfig) -> dict[str, float]:
         "fall_threshold": config.fall_threshold,
         "fall_windows": config.fall_windows,
         "lying_threshold": config.lying_threshold,
+        "travel_limit": config.travel_limit,
     }

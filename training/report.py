@@ -68,14 +68,15 @@ def per_class_table(report: dict[str, Any]) -> str:
 
 def rules_table(report: dict[str, Any]) -> str:
     rows = [
-        "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold) "
+        "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold, travel limit) "
         "| window rule (threshold, windows in a row) | package rule |",
         "|---|---|---|---|---|",
     ]
     for index, (groups, rules) in enumerate(zip(report["fold_groups"], report["rules"], strict=True)):
         engine = rules.get("fallwatch", {})
         engine_text = (
-            f"{engine.get('fall_threshold')}, {engine.get('fall_windows')}, {engine.get('lying_threshold')}"
+            f"{engine.get('fall_threshold')}, {engine.get('fall_windows')}, {engine.get('lying_threshold')}, "
+            f"{engine.get('travel_limit', 0.0)}"
         )
         rec = rules.get("recognizer", {})
         pkg = rules.get("human_fall_detection")

@@ -72,6 +72,19 @@ class AlertsConfig(Section):
         le=10,
         description="How near a new track must start to continue a lost one, as a fraction of the lost box's longer side.",
     )
+    travel_limit: float = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="A person whose box centre moves faster than this many box sides per second (over travel_window_s) is walking, not falling: no incident opens while they do; 0 turns it off. Seen from above, walking people can look like people lying.",
+    )
+    travel_window_s: float = Field(
+        1.2, gt=0, le=10, description="Seconds of a track's boxes over which travel_limit measures its speed."
+    )
+    crowd_hold: bool = Field(
+        True,
+        description="While an incident is followed on a camera, another person's fall there raises an incident only once they have stayed down and still for collapse_after_s: in a crowd, misread walkers must not multiply incidents.",
+    )
     timeline_points: int = Field(
         600,
         ge=10,

@@ -291,6 +291,63 @@ def test_advance_closes_incidents_of_tracks_that_went_away() -> None:
     assert [e.kind for e in closed] == [EventKind.CLOSED] and engine.open_incidents() == []
 
 
+def walking(start: float, stop: float, track: int, scores: dict[str, float], sides_per_s: float) -> list[Row]:
+    """A person seen from above, crossing the view at `sides_per_s` of their own (60 px) box a second."""
+    rows = []
+    for pts, _, _, _ in series(start, stop, track, scores, STANDING):
+        x = 100.0 + 60.0 * sides_per_s * pts
+        rows.append((pts, track, scores, (x, 100.0, x + 60.0, 160.0)))
+    return rows
+
+
+def test_a_walker_misread_as_falling_opens_nothing_but_the_same_scores_standing_still_do() -> None:
+    # From a ceiling camera a walker's box and keypoints can look like a person lying: the model says fall.
+    def misread(sides_per_s: float) -> list[Row]:
+        return walking(0, 2, 1, N, sides_per_s) + walking(2, 8, 1, F, sides_per_s)
+
+    assert run(misread(2.0)) == []
+    assert run(misread(0.0))[0][:2] == (EventKind.OPENED, 2.5)
+    assert run(misread(2.0), AlertsConfig(smoothing=1.0, travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
+
+
+def test_a_fall_while_walking_fast_opens_when_the_person_comes_to_rest() -> None:
+    rows = walking(0, 2, 1, N, sides_per_s=2.0) + walking(2, 3, 1, F, sides_per_s=2.0)
+    x = rows[-1][3][0]
+    rows += series(3, 8, 1, L, (x, 100.0, x + 170.0, 160.0))  # down where they fell, lying still
+    # Not at the second falling window (2.5 s) while still travelling, but at the first lying window, when the
+    # last 1.2 s of path are slow enough (0.68 sides a second) and the fall was 0.5 s ago.
+    assert run(rows)[0][:2] == (EventKind.OPENED, 3.0)
+    assert run(rows, AlertsConfig(smoothing=1.0, travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
+
+
+def test_in_a_crowd_another_persons_fall_is_told_only_if_they_stay_down() -> None:
+    far = (400.0, 100.0, 460.0, 300.0)
+    far_lying = (380.0, 240.0, 580.0, 300.0)
+    rows = series(0, 1, 1, F, STANDING) + series(1, 30, 1, L, LYING)  # person 1 is down all along
+    rows += series(2, 3, 2, F, far) + series(3, 4, 2, L, far_lying) + series(4, 30, 2, N, far)  # up at once
+    rows += series(5, 6, 3, F, (700.0, 100.0, 760.0, 300.0))  # and a third falls and stays down
+    rows += series(6, 30, 3, L, (680.0, 240.0, 880.0, 300.0))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    seen = run(rows)
+    opened = [(t, pts) for kind, pts, t, _ in seen if kind is EventKind.OPENED]
+    # Person 2 got up: one told incident (person 1's), not two. Person 3 lay still for collapse_after_s (10 s
+    # from 6.0) and is told then, opened and escalated at once.
+    assert opened == [(1, 0.5), (3, 16.0)]
+    assert [(k, t) for k, pts, t, _ in seen if pts == 16.0] == [
+        (EventKind.OPENED, 3),
+        (EventKind.ESCALATED, 3),
+    ]
+    each = run(rows, AlertsConfig(smoothing=1.0, crowd_hold=False))
+    assert sorted(t for kind, _, t, _ in each if kind is EventKind.OPENED) == [1, 2, 3]
+
+
+def test_a_held_fall_is_not_among_the_open_incidents() -> None:
+    engine = AlertEngine(AlertsConfig(smoothing=1.0))
+    for pts, t, s, b in series(0, 1, 1, F, STANDING) + series(2, 3, 2, F, (400.0, 100.0, 460.0, 300.0)):
+        engine.feed(Prediction("cam", t, pts, s, b))
+    assert len(engine.open_incidents()) == 1 and engine.busy_cameras() == {"cam"}
+
+
 @pytest.mark.parametrize(
     ("points", "expected"),
     [

@@ -85,6 +85,7 @@ def test_presets_are_named_by_their_builders() -> None:
         "slowfast_r18_mc3",
         "slowfast_tiny",
         "slowfast_tiny_trajectory",
+        "slowfast_tiny_trajectory_32f",
     }
     assert slowfast_tiny(num_classes=5).head.num_classes == 5
     with_trajectory = slowfast_tiny_trajectory()
