@@ -73,7 +73,7 @@ class AlertsConfig(Section):
         description="How near a new track must start to continue a lost one, as a fraction of the lost box's longer side.",
     )
     travel_limit: float = Field(
-        1.0,
+        0.6,
         ge=0,
         le=20,
         description="A person whose box centre moves faster than this many box sides per second (over travel_window_s) is walking, not falling: no incident opens while they do; 0 turns it off. Seen from above, walking people can look like people lying.",

@@ -314,9 +314,9 @@ def test_a_fall_while_walking_fast_opens_when_the_person_comes_to_rest() -> None
     rows = walking(0, 2, 1, N, sides_per_s=2.0) + walking(2, 3, 1, F, sides_per_s=2.0)
     x = rows[-1][3][0]
     rows += series(3, 8, 1, L, (x, 100.0, x + 170.0, 160.0))  # down where they fell, lying still
-    # Not at the second falling window (2.5 s) while still travelling, but at the first lying window, when the
-    # last 1.2 s of path are slow enough (0.68 sides a second) and the fall was 0.5 s ago.
-    assert run(rows)[0][:2] == (EventKind.OPENED, 3.0)
+    # Not at the second falling window (2.5 s) while still travelling, nor at the first lying window (the last
+    # 1.2 s of path: 0.68 sides a second), but at the second, once the path has slowed to 0.32 sides a second.
+    assert run(rows)[0][:2] == (EventKind.OPENED, 3.5)
     assert run(rows, AlertsConfig(smoothing=1.0, travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
 
 
