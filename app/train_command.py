@@ -37,6 +37,16 @@ every clip and written to <out>/model.pt. A run that is stopped resumes from <ou
 """
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -103,6 +113,15 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "slowfast_tiny with the box and keypoint trajectory as a third input); also slowfast_tiny_trajectory_32f "
         "(the same on 32 frames: twice the context and the compute), slowfast_tiny, slowfast_r18, "
         "slowfast_r18_mc3 (full-width R18 slow pathway for --init mc3_18), slowfast_r50, slowfast_r101",
+    )
+    parser.add_argument(
+        "--synthetic-trajectories",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="also teach the trajectory encoder on N synthetic stick-figure windows (falls, lying down on "
+        "purpose, kneeling, sit-ups, walking, seen by random cameras), as a second task; the shipped network "
+        "is unchanged in shape (default 0: none; the model card has its cross-validated effect)",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
     parser.add_argument(
@@ -204,6 +223,7 @@ def run_train(args: argparse.Namespace) -> int:
         device=args.device,
         base=args.base,
         init=args.init,
+        synthetic_trajectories=args.synthetic_trajectories,
     )
     options = RunOptions(
         out_dir=args.out,

@@ -31,6 +31,8 @@ from fallwatch.recognizer.pretrained import init_from_mc3_18, mc3_18_problem, mc
 from fallwatch.recognizer.slowfast import SlowFast, build_slowfast
 from fallwatch.recognizer.spec import RecognizerSpec
 from fallwatch.recognizer.trajectory import augment_trajectory
+from fallwatch.training.synthetic import synthetic_trajectories
+from fallwatch.training.synthetic_task import SyntheticTask
 from fallwatch.training.windows import Window, augment
 
 
@@ -50,6 +52,9 @@ class TrainConfig:
     # Pretrained weights for a model trained from scratch: "mc3_18" (`recognizer.pretrained`) fills the slow
     # pathway of a preset shaped for it, such as slowfast_r18_mc3; None: random init.
     init: str | None = None
+    # Synthetic trajectory windows (`training.synthetic`) the trajectory encoder also learns from, as a second
+    # task (`training.synthetic_task`); 0: none. Only for presets with the trajectory input.
+    synthetic_trajectories: int = 0
 
 
 @dataclass
@@ -167,8 +172,12 @@ class Trainer:
         self.device = pick_device(config.device)
         self.model, self.spec = build_model(config)
         self.model.to(self.device)
+        self.synthetic = self._synthetic_task()
+        parameters = list(self.model.parameters())
+        if self.synthetic is not None:
+            parameters += list(self.synthetic.head_parameters())
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            parameters, lr=config.learning_rate, weight_decay=config.weight_decay
         )
         steps = config.epochs * max(config.samples_per_epoch // config.batch_size, 1)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -176,6 +185,17 @@ class Trainer:
         )
         self.history: list[EpochMetrics] = []
         self._resume()
+
+    def _synthetic_task(self) -> SyntheticTask | None:
+        count = self.config.synthetic_trajectories
+        if not count:
+            return None
+        if self.model.trajectory is None:
+            raise FallWatchError(
+                f"synthetic trajectories need a preset with the trajectory input; {self.config.preset} has none"
+            )
+        pool = synthetic_trajectories(count, self.spec.frames, seed=self.config.seed)
+        return SyntheticTask(self.model.trajectory, pool).to(self.device)
 
     @property
     def _state_path(self) -> Path:
@@ -186,6 +206,8 @@ class Trainer:
             return
         state = torch.load(self._state_path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
+        if self.synthetic is not None:
+            self.synthetic.head.load_state_dict(state["synthetic_head"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.history = [EpochMetrics(**m) for m in state["history"]]
@@ -199,6 +221,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "history": [asdict(m) for m in self.history],
+                **({} if self.synthetic is None else {"synthetic_head": self.synthetic.head.state_dict()}),
                 "config": {k: str(v) for k, v in asdict(self.config).items()},
             },
             tmp,
@@ -232,6 +255,8 @@ class Trainer:
         total, seen = 0.0, 0
         size = self.config.batch_size
         batches = range(0, len(sample) - size + 1, size)
+        # Its own stream, so that the real batches' augmentations are those of a run without synthetic data.
+        synthetic_rng = random.Random(f"synthetic {self.config.seed} {epoch}")
         for start in tqdm(
             batches,
             desc=f"epoch {epoch}/{self.config.epochs}",
@@ -241,6 +266,8 @@ class Trainer:
         ):
             inputs, targets = batch_inputs(sample[start : start + size], self.spec, self.device, rng)
             loss = nn.functional.cross_entropy(self.model(inputs), targets)
+            if self.synthetic is not None:
+                loss = loss + self.synthetic.loss(size, synthetic_rng, self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
