@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind, box_centre
+from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind, box_centre, longer_side
 from fallwatch.core.config import AlertsConfig
 from fallwatch.core.types import Box, EventKind, IncidentEvent, Prediction, Severity
 
@@ -48,7 +48,7 @@ class _Place:
     @classmethod
     def of(cls, pts: float, box: Box) -> _Place:
         x, y = box_centre(box)
-        return cls(pts, x, y, max(box[2] - box[0], box[3] - box[1], 1.0))
+        return cls(pts, x, y, longer_side(box))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +250,7 @@ class AlertEngine:
     def _near(self, incident: _Incident, box: Box) -> float | None:
         """Distance from the incident's last box to `box` in units of that box's longer side, if near enough."""
         (ax, ay), (bx, by) = box_centre(incident.box), box_centre(box)
-        side = max(incident.box[2] - incident.box[0], incident.box[3] - incident.box[1], 1.0)
-        distance = math.hypot(ax - bx, ay - by) / side
+        distance = math.hypot(ax - bx, ay - by) / longer_side(incident.box)
         return distance if distance <= self._config.reattach_distance else None
 
     def _successor(self, camera: _Camera, incident: _Incident, lost_pts: float) -> _Track | None:
@@ -461,10 +460,9 @@ class AlertEngine:
             return
         box = prediction.box
         centre = box_centre(box)
-        side = max(box[2] - box[0], box[3] - box[1], 1.0)
         anchor = incident.still_anchor
         moved = anchor is None or math.hypot(centre[0] - anchor[0], centre[1] - anchor[1]) > (
-            self._config.still_radius * side
+            self._config.still_radius * longer_side(box)
         )
         if moved:
             incident.still_anchor, incident.still_since = centre, prediction.pts

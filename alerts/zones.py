@@ -68,3 +68,9 @@ class CameraZones:
 
 def box_centre(box: Box) -> Point:
     return ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
+
+
+def longer_side(box: Box) -> float:
+    """The box's longer side in pixels (at least 1): the scale of nearness and stillness, the same whether the
+    person stands or lies."""
+    return max(box[2] - box[0], box[3] - box[1], 1.0)

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO))
 
+from bench.cv_runs import cv_reports  # noqa: E402
 from fallwatch.training.report import NAMES  # noqa: E402
 
 
@@ -106,13 +107,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="output folders of `fallwatch train --cv-only`")
     args = parser.parse_args()
-    missing = [run for run in args.runs if not (run / "cv.json").is_file()]
-    if missing:
-        print(
-            f"{missing[0]}: no cv.json (expected a finished `fallwatch train --cv-only` run)", file=sys.stderr
-        )
+    reports = cv_reports(args.runs)
+    if reports is None:
         return 2
-    reports = [json.loads((run / "cv.json").read_text()) for run in args.runs]
     table = pooled(reports)
     seeds = [r["seed"] for r in reports]
     RESULTS.mkdir(parents=True, exist_ok=True)

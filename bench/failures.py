@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.cv_runs import cv_reports  # noqa: E402
 from fallwatch.core.manifest import ManifestEntry, read_manifest  # noqa: E402
 
 FRAMES = 8
@@ -90,13 +90,9 @@ def main() -> int:
     parser.add_argument("--method", default="fallwatch", help="the method whose failures to show")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "failures")
     args = parser.parse_args()
-    missing = [run for run in args.runs if not (run / "cv.json").is_file()]
-    if missing:
-        print(
-            f"{missing[0]}: no cv.json (expected a finished `fallwatch train --cv-only` run)", file=sys.stderr
-        )
+    reports = cv_reports(args.runs)
+    if reports is None:
         return 2
-    reports = [json.loads((run / "cv.json").read_text()) for run in args.runs]
     entries = {e.relative: e for e in read_manifest(args.manifest)}
     wrong = failures(reports, args.method)
     args.out.mkdir(parents=True, exist_ok=True)

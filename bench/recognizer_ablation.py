@@ -18,10 +18,12 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
+sys.path.insert(0, str(REPO))
+
+from bench.cv_runs import cv_reports  # noqa: E402
 
 
-def variant(run: Path) -> dict[str, Any]:
-    report = json.loads((run / "cv.json").read_text())
+def variant(run: Path, report: dict[str, Any]) -> dict[str, Any]:
     fold = json.loads((run / "cv" / "fold0.json").read_text())
     summary = report["per_video"]["fallwatch"]["summary"]
     return {
@@ -86,13 +88,10 @@ def main() -> int:
         "runs", nargs="+", type=Path, help="output directories of `fallwatch train --cv-only`"
     )
     args = parser.parse_args()
-    missing = [run for run in args.runs if not (run / "cv.json").is_file()]
-    if missing:
-        print(
-            f"{missing[0]}: no cv.json (expected a finished `fallwatch train --cv-only` run)", file=sys.stderr
-        )
+    reports = cv_reports(args.runs)
+    if reports is None:
         return 2
-    variants = [variant(run) for run in args.runs]
+    variants = [variant(run, report) for run, report in zip(args.runs, reports, strict=True)]
     table = markdown(variants)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "recognizer_ablation.json").write_text(json.dumps(variants, indent=2) + "\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fallwatch.core.types import LABELS
 from fallwatch.training.dataset import LabelledClip
-from fallwatch.training.scoring import Outcome
+from fallwatch.training.scoring import Outcome, tally
 from fallwatch.training.windows import Window
 
 
@@ -45,16 +45,7 @@ def window_counts(windows: Sequence[Window], clips: Sequence[LabelledClip]) -> d
 def outcome_counts(outcomes: Sequence[Outcome], clips: Sequence[LabelledClip]) -> dict[str, dict[str, int]]:
     """Per manifest: held-out falls caught and daily-activity videos kept quiet."""
     manifest_of = {c.entry.relative: manifest_name(c) for c in clips}
-    table: dict[str, dict[str, int]] = {}
-    for o in outcomes:
-        row = table.setdefault(manifest_of[o.clip], {"falls_caught": 0, "falls": 0, "adl_quiet": 0, "adl": 0})
-        if o.is_fall:
-            row["falls"] += 1
-            row["falls_caught"] += o.result == "caught"
-        else:
-            row["adl"] += 1
-            row["adl_quiet"] += o.result == "quiet"
-    return dict(sorted(table.items()))
+    return tally(outcomes, lambda o: manifest_of[o.clip])
 
 
 def short_name(manifest: str) -> str:

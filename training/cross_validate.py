@@ -56,6 +56,7 @@ from fallwatch.training.scoring import (
     choose_rule,
     score_videos,
     summarize,
+    tally,
 )
 from fallwatch.training.train import (
     TrainConfig,
@@ -202,17 +203,8 @@ def adl_hours(outcomes: Sequence[Outcome], clips: Sequence[LabelledClip]) -> flo
     return sum(durations[o.clip] for o in outcomes if not o.is_fall) / 3600.0
 
 
-def _by_source(outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
-    table: dict[str, dict[str, int]] = {}
-    for o in outcomes:
-        row = table.setdefault(o.source, {"falls_caught": 0, "falls": 0, "adl_quiet": 0, "adl": 0})
-        if o.is_fall:
-            row["falls"] += 1
-            row["falls_caught"] += o.result == "caught"
-        else:
-            row["adl"] += 1
-            row["adl_quiet"] += o.result == "quiet"
-    return dict(sorted(table.items()))
+def _source(outcome: Outcome) -> str:
+    return outcome.source
 
 
 class Experiment:
@@ -435,7 +427,7 @@ class Experiment:
             outcomes = [Outcome(**o) for r in results for o in r["outcomes"].get(name, [])]
             per_method[name] = {
                 "summary": summarize(outcomes, adl_hours(outcomes, clips)),
-                "by_source": _by_source(outcomes),
+                "by_source": tally(outcomes, _source),
                 "by_manifest": outcome_counts(outcomes, clips),
                 "videos": [asdict(o) for o in outcomes],
             }
@@ -445,7 +437,7 @@ class Experiment:
             if len(same) < len(per_method["fallwatch"]["videos"]):  # the package was run on fewer clips
                 per_method["recognizer_on_package_videos"] = {
                     "summary": summarize(same, adl_hours(same, clips)),
-                    "by_source": _by_source(same),
+                    "by_source": tally(same, _source),
                 }
         return {
             "folds": len(results),

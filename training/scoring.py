@@ -11,7 +11,7 @@ alert engine opened incidents; cross-validation simulates an alarm rule on score
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +140,20 @@ def summarize(outcomes: Sequence[Outcome], adl_hours: float) -> dict[str, float 
         else None,
         "adl_hours": round(adl_hours, 4),
     }
+
+
+def tally(outcomes: Iterable[Outcome], key: Callable[[Outcome], str]) -> dict[str, dict[str, int]]:
+    """Per key (a source, a manifest): falls caught of falls, daily-activity videos quiet of all."""
+    table: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        row = table.setdefault(key(o), {"falls_caught": 0, "falls": 0, "adl_quiet": 0, "adl": 0})
+        if o.is_fall:
+            row["falls"] += 1
+            row["falls_caught"] += o.result == "caught"
+        else:
+            row["adl"] += 1
+            row["adl_quiet"] += o.result == "quiet"
+    return dict(sorted(table.items()))
 
 
 def _rounded(value: float | None) -> float | None:

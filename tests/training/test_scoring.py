@@ -6,6 +6,7 @@ import numpy as np
 
 from fallwatch.training.references import held_series
 from fallwatch.training.scoring import (
+    Outcome,
     Rule,
     Series,
     VideoScores,
@@ -14,6 +15,7 @@ from fallwatch.training.scoring import (
     judge_alarms,
     score_videos,
     summarize,
+    tally,
 )
 
 
@@ -82,3 +84,18 @@ def test_every_alarm_of_a_daily_activity_video_counts_per_hour_but_only_the_firs
     assert summarize([outcome], adl_hours=0.5)["false_alarms_per_hour"] == 6.0
     fall = judge_alarms("fall.mp4", "src", True, 5.0, [6.5, 30.0])
     assert (fall.result, fall.latency_s, fall.detected) == ("caught", 1.5, True)
+
+
+def test_tally_counts_falls_caught_and_videos_quiet_per_key() -> None:
+    outcomes = [
+        Outcome("a/1.mp4", "a", True, 3.0, "caught", 0.5),
+        Outcome("a/2.mp4", "a", True, None, "missed", None),
+        Outcome("a/3.mp4", "a", True, 1.0, "early", None),
+        Outcome("b/1.mp4", "b", False, None, "quiet", None),
+        Outcome("b/2.mp4", "b", False, 2.0, "false_alarm", None),
+    ]
+    assert tally(outcomes, lambda o: o.source) == {
+        "a": {"falls_caught": 1, "falls": 3, "adl_quiet": 0, "adl": 0},
+        "b": {"falls_caught": 0, "falls": 0, "adl_quiet": 1, "adl": 2},
+    }
+    assert list(tally(outcomes, lambda o: o.clip)) == sorted(o.clip for o in outcomes)
