@@ -37,6 +37,16 @@ every clip and written to <out>/model.pt. A run that is stopped resumes from <ou
 """
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -122,6 +132,15 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="also teach the trajectory encoder on N synthetic stick-figure windows (falls, lying down on "
         "purpose, kneeling, sit-ups, walking, seen by random cameras), as a second task; the shipped network "
         "is unchanged in shape (default 0: none; the model card has its cross-validated effect)",
+    )
+    parser.add_argument(
+        "--hard-negatives",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="draw this share (0-1) of the normal training windows from those where the person looks or goes "
+        "low (a box as wide as tall, or losing a quarter of its height: lying down on purpose, kneeling, "
+        "exercise), the daily life most like a fall (default 0: plain class-balanced sampling)",
     )
     parser.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
     parser.add_argument(
@@ -224,6 +243,7 @@ def run_train(args: argparse.Namespace) -> int:
         base=args.base,
         init=args.init,
         synthetic_trajectories=args.synthetic_trajectories,
+        hard_negatives=args.hard_negatives,
     )
     options = RunOptions(
         out_dir=args.out,

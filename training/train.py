@@ -55,6 +55,9 @@ class TrainConfig:
     # Synthetic trajectory windows (`training.synthetic`) the trajectory encoder also learns from, as a second
     # task (`training.synthetic_task`); 0: none. Only for presets with the trajectory input.
     synthetic_trajectories: int = 0
+    # Share of the class-balanced `normal` draws taken from the normal windows where the person looks or goes
+    # low (`hard_negatives`): the daily life most like a fall, sampled more. 0: plain balanced sampling.
+    hard_negatives: float = 0.0
 
 
 @dataclass
@@ -68,6 +71,7 @@ class EpochMetrics:
 
 
 INITS = ("mc3_18",)
+NORMAL = LABELS.index("normal")
 
 
 def build_model(config: TrainConfig) -> tuple[SlowFast, RecognizerSpec]:
@@ -99,13 +103,32 @@ def _pretrained_model(init: str, spec: RecognizerSpec) -> tuple[SlowFast, Recogn
     return model, replace(spec, derived_from=mc3_18_provenance())
 
 
-def balanced_sample(windows: Sequence[Window], count: int, rng: random.Random) -> list[Window]:
-    """`count` windows, each label equally likely, uniformly within a label."""
+def balanced_sample(
+    windows: Sequence[Window],
+    count: int,
+    rng: random.Random,
+    hard: Sequence[Window] = (),
+    hard_share: float = 0.0,
+) -> list[Window]:
+    """`count` windows, each label equally likely, uniformly within a label; a `hard_share` of the `normal`
+    draws comes from the `hard` normal windows instead (none, or a share of 0: a plain balanced sample)."""
     by_label: dict[int, list[Window]] = {}
     for window in windows:
         by_label.setdefault(window.label, []).append(window)
     labels = sorted(by_label)
-    return [rng.choice(by_label[labels[i % len(labels)]]) for i in rng.sample(range(count), count)]
+    out = []
+    for i in rng.sample(range(count), count):
+        label = labels[i % len(labels)]
+        pool = by_label[label]
+        if hard and hard_share and label == NORMAL and rng.random() < hard_share:
+            pool = list(hard)
+        out.append(rng.choice(pool))
+    return out
+
+
+def hard_negatives(windows: Sequence[Window], frames: int) -> list[Window]:
+    """The `normal` windows where the person looks or goes low: lying down on purpose, kneeling, exercise."""
+    return [w for w in windows if w.label == NORMAL and w.looks_down(frames)]
 
 
 def batch_inputs(
@@ -231,13 +254,14 @@ class Trainer:
     def fit(
         self, train: Sequence[Window], val: Sequence[Window], progress: bool = True
     ) -> list[EpochMetrics]:
+        share = self.config.hard_negatives
+        hard = hard_negatives(train, self.spec.frames) if share else []
         for epoch in range(len(self.history) + 1, self.config.epochs + 1):
             rng = random.Random(self.config.seed * 1000 + epoch)
             torch.manual_seed(self.config.seed * 1000 + epoch)
             start = time.perf_counter()
-            loss = self._epoch(
-                balanced_sample(train, self.config.samples_per_epoch, rng), rng, epoch, progress
-            )
+            sample = balanced_sample(train, self.config.samples_per_epoch, rng, hard, share)
+            loss = self._epoch(sample, rng, epoch, progress)
             metrics = EpochMetrics(epoch, loss, None, None, seconds=0.0)
             if val:
                 val_loss, probabilities, truth = evaluate(self.model, self.spec, val, self.device)

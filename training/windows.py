@@ -42,6 +42,13 @@ class Window:
         span = self._span(length)
         return trajectory_features(self.track.boxes[span], self.track.keypoints[span])
 
+    def looks_down(self, length: int) -> bool:
+        """Whether the person looks low or goes low in these frames (a box as wide as it is tall, or one that
+        loses a quarter of its height): in a `normal` window, the daily life most like a fall."""
+        boxes = self.track.boxes[self._span(length)]
+        width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        return bool((width >= height).any() or height.min() < 0.75 * height.max())
+
     def end(self, length: int) -> int:
         """Index in the track history of the window's last frame."""
         return self.start + (length - self.pad - 1) * self.step

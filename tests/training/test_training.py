@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +88,28 @@ def test_a_model_with_the_trajectory_input_trains_on_real_windows(two_clips, tmp
     trainer.fit(windows, [], progress=False)
     after, _, _ = evaluate(trainer.model, trainer.spec, fixed, trainer.device)
     assert after < 0.8 * before, f"loss {before:.3f} -> {after:.3f}"
+
+
+def test_hard_negatives_are_normal_windows_of_a_person_low_and_are_drawn_more(two_clips) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    from fallwatch.training.train import NORMAL, hard_negatives
+
+    windows = training_windows(two_clips, 16)
+    falling = [w for w in windows if w.label == 1]
+    assert falling and sum(w.looks_down(16) for w in falling) >= 0.8 * len(falling)  # the box drops
+    hard = hard_negatives(windows, 16)
+    assert all(w.label == NORMAL and w.looks_down(16) for w in hard)
+    window = next(w for w in windows if w.label == NORMAL)
+    standing = np.tile(np.array([[0, 0, 50, 150]], np.float32), (len(window.track), 1))
+    assert not replace(window, track=replace(window.track, boxes=standing)).looks_down(16)
+    kneeling = standing.copy()
+    kneeling[window.start + 8 :, 1] = 60  # the box loses 40 % of its height half-way through the window
+    assert replace(window, track=replace(window.track, boxes=kneeling)).looks_down(16)
+    # A share of 0 draws exactly what plain balanced sampling draws; a share of 1 takes every normal from `hard`.
+    plain = balanced_sample(windows, 60, random.Random(5))
+    assert balanced_sample(windows, 60, random.Random(5), hard, 0.0) == plain
+    pool = hard or falling[:3]  # stands in for hard windows if these two clips had none
+    drawn = balanced_sample(windows, 60, random.Random(5), pool, 1.0)
+    assert all(w in pool for w in drawn if w.label == NORMAL)
+    assert sum(w.label == NORMAL for w in drawn) >= 15
