@@ -9,8 +9,7 @@ yaw, roll, keypoint noise and keypoint groups the detector missed.
 
 The sequences become features through `recognizer.trajectory.trajectory_features`, exactly as real tracks do,
 and are labelled by `training.labels.window_label` from the program's own fall start and rest, so a synthetic
-window means what a real one means. Nothing here copies a peer's generator: the body, the programs and the
-camera are our own.
+window means what a real one means.
 """
 
 from __future__ import annotations

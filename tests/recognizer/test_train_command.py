@@ -14,7 +14,8 @@ def test_train_help(capsys: pytest.CaptureFixture[str]) -> None:
         main(["train", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--manifest", "--base", "--arch", "--epochs", "--out", "--folds", "--seed", "--data-dir"):
+    for option in ("--manifest", "--base", "--arch", "--epochs", "--out", "--folds", "--seed", "--data-dir",
+                   "--hard-negatives", "--synthetic-trajectories"):  # fmt: skip
         assert option in out
 
 
@@ -42,3 +43,21 @@ def test_default_arch_is_the_recognizers_default_preset() -> None:
     from fallwatch.recognizer.presets import DEFAULT_PRESET, PRESETS
 
     assert DEFAULT_ARCH == DEFAULT_PRESET and DEFAULT_ARCH in PRESETS
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--hard-negatives", "1.5", "expected a share between 0 and 1, got '1.5'"),
+        ("--hard-negatives", "many", "expected a share between 0 and 1, got 'many'"),
+        ("--synthetic-trajectories", "-3", "expected a whole number of 0 or more, got '-3'"),
+    ],
+)
+def test_bad_recipe_values_are_refused_by_name(
+    option: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--manifest", "m.csv", option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and expected in err
