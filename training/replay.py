@@ -31,6 +31,8 @@ FALL_WINDOWS = (1, 2, 3, 4)
 LYING_THRESHOLDS = (0.6, 0.8)
 # Off, or box sides a second: does holding back tracks that travel fast pay on the other folds?
 TRAVEL_LIMITS = (0.0, 0.6, 1.0)
+# The newest prediction's weight in the moving average: heavier smoothing is quieter, lighter tells sooner.
+SMOOTHINGS = (0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +90,16 @@ def outcome(clip: JudgedClip, config: AlertsConfig) -> Outcome:
 def engine_grid(base: AlertsConfig) -> list[AlertsConfig]:
     return [
         base.model_copy(
-            update={"fall_threshold": t, "fall_windows": n, "lying_threshold": lying, "travel_limit": travel}
+            update={
+                "fall_threshold": t,
+                "fall_windows": n,
+                "lying_threshold": lying,
+                "travel_limit": travel,
+                "smoothing": smoothing,
+            }
         )
-        for t, n, lying, travel in itertools.product(
-            FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS, TRAVEL_LIMITS
+        for t, n, lying, travel, smoothing in itertools.product(
+            FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS, TRAVEL_LIMITS, SMOOTHINGS
         )
     ]
 
@@ -102,14 +110,20 @@ def choose_engine(clips: Sequence[JudgedClip], base: AlertsConfig) -> AlertsConf
     if not clips:
         raise ValueError("choose_engine needs at least one clip")
 
-    def merit(config: AlertsConfig) -> tuple[float, int, float, float, float]:
+    def merit(config: AlertsConfig) -> tuple[float, int, float, float, float, float]:
         outcomes = [outcome(c, config) for c in clips]
         falls = [o for o in outcomes if o.is_fall]
         adls = [o for o in outcomes if not o.is_fall]
         sensitivity = sum(o.result == "caught" for o in falls) / len(falls) if falls else 1.0
         specificity = sum(o.result == "quiet" for o in adls) / len(adls) if adls else 1.0
         travel = -(config.travel_limit or math.inf)  # a lower limit holds back more
-        strict = (config.fall_windows, config.fall_threshold, config.lying_threshold, travel)
+        strict = (
+            config.fall_windows,
+            config.fall_threshold,
+            config.lying_threshold,
+            travel,
+            -config.smoothing,
+        )
         return (round(sensitivity + specificity, 6), *strict)
 
     return max(engine_grid(base), key=merit)
@@ -121,4 +135,5 @@ def engine_settings(config: AlertsConfig) -> dict[str, float]:
         "fall_windows": config.fall_windows,
         "lying_threshold": config.lying_threshold,
         "travel_limit": config.travel_limit,
+        "smoothing": config.smoothing,
     }

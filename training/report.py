@@ -68,7 +68,8 @@ def per_class_table(report: dict[str, Any]) -> str:
 
 def rules_table(report: dict[str, Any]) -> str:
     rows = [
-        "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold, travel limit) "
+        "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold, travel limit, "
+        "smoothing) "
         "| window rule (threshold, windows in a row) | package rule |",
         "|---|---|---|---|---|",
     ]
@@ -76,7 +77,7 @@ def rules_table(report: dict[str, Any]) -> str:
         engine = rules.get("fallwatch", {})
         engine_text = (
             f"{engine.get('fall_threshold')}, {engine.get('fall_windows')}, {engine.get('lying_threshold')}, "
-            f"{engine.get('travel_limit', 0.0)}"
+            f"{engine.get('travel_limit', 0.0)}, {engine.get('smoothing', '-')}"
         )
         rec = rules.get("recognizer", {})
         pkg = rules.get("human_fall_detection")

@@ -71,6 +71,20 @@ def test_engine_thresholds_come_from_the_clips_they_are_chosen_on() -> None:
     assert outcome(noisy[1], strict).result == "quiet"  # ties (one of two right) go to the quieter settings
 
 
+def test_smoothing_is_chosen_too_and_ties_go_to_the_heavier() -> None:
+    # One sharp falling window: the default moving average (newest weighs 0.5) halves it below every threshold
+    # the daily activity's 0.4 leaves room for; only a lighter average tells the fall.
+    base = AlertsConfig(smoothing=0.5)
+    sharp = [clip("f", [0.05, 0.95, 0.05, 0.05], 0.5), clip("a", [0.05, 0.4, 0.4, 0.05], None)]
+    assert outcome(sharp[0], base.model_copy(update={"fall_windows": 1})).result == "missed"
+    chosen = choose_engine(sharp, base)
+    assert chosen.smoothing > 0.5
+    assert [outcome(c, chosen).result for c in sharp] == ["caught", "quiet"]
+    # A long, clear fall every setting catches: the heaviest smoothing, the quietest, is kept.
+    steady = [clip("f", [0.1] + [0.99] * 9, 0.5), clip("a", [0.1] * 10, None)]
+    assert choose_engine(steady, AlertsConfig(smoothing=1.0)).smoothing == 0.5
+
+
 # Short real clips: a fall the shipped model catches and two daily-activity videos.
 REAL = ("GMDCSA24/Subject 2/Fall/12.mp4", "GMDCSA24/Subject 3/ADL/19.mp4", "GMDCSA24/Subject 2/ADL/23.mp4")
 
