@@ -77,7 +77,7 @@ def source_markdown(table: dict[str, dict[str, dict[str, int]]], runs: int) -> s
         f"Per source ({runs} runs pooled: each video counted once per run; caught/falls, quiet/daily activity)",
         "",
         "| source | falls | daily activity | "
-        + " | ".join(f"{NAMES.get(m, m)}" for m in SOURCE_METHODS)
+        + " | ".join(f"{name}: caught, quiet" for name in SOURCE_METHODS.values())
         + " |",
         "|---|---|---|" + "---|" * len(SOURCE_METHODS),
     ]
