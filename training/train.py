@@ -116,12 +116,13 @@ def balanced_sample(
     for window in windows:
         by_label.setdefault(window.label, []).append(window)
     labels = sorted(by_label)
+    hard_pool = list(hard)
     out = []
     for i in rng.sample(range(count), count):
         label = labels[i % len(labels)]
         pool = by_label[label]
-        if hard and hard_share and label == NORMAL and rng.random() < hard_share:
-            pool = list(hard)
+        if hard_pool and hard_share and label == NORMAL and rng.random() < hard_share:
+            pool = hard_pool
         out.append(rng.choice(pool))
     return out
 
