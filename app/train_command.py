@@ -10,11 +10,14 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fallwatch.app.cli_options import add_settings_options
 from fallwatch.core.errors import FallWatchError
+
+Number = TypeVar("Number", int, float)
 
 # recognizer.presets.DEFAULT_PRESET, named here so that `fallwatch --help` does not import torch (a test keeps the
 # two equal).
@@ -37,46 +40,27 @@ every clip and written to <out>/model.pt. A run that is stopped resumes from <ou
 """
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
-    return value
+def _checked(
+    parse: Callable[[str], Number], allowed: Callable[[Number], bool], expected: str
+) -> Callable[[str], Number]:
+    """An argparse type: `parse` the text, keep it where `allowed`, else say what was `expected`."""
+
+    def convert(text: str) -> Number:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _folds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 0 (no cross-validation) or 2 or more, got {text!r}"
-        ) from None
-    if value == 1 or value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (no cross-validation) or 2 or more, got {text!r}")
-    return value
+_share = _checked(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")
+_non_negative_int = _checked(int, lambda v: v >= 0, "a whole number of 0 or more")
+_positive_int = _checked(int, lambda v: v >= 1, "a positive whole number")
+_folds = _checked(int, lambda v: v == 0 or v >= 2, "0 (no cross-validation) or 2 or more")
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:

