@@ -40,10 +40,9 @@ from fallwatch.training.neura_reference import camera_region, neura_series
 from fallwatch.training.references import FALL_CONFIDENCE, HOLD_S, PackageReference, keypoint_series
 from fallwatch.training.replay import (
     CAMERA,
+    EngineTrials,
     JudgedClip,
-    choose_engine,
     engine_settings,
-    outcome,
     prediction_rows,
     predictions_from_rows,
 )
@@ -407,14 +406,14 @@ class Experiment:
             ]
             for r in results
         ]
-        base = self.settings.alerts
+        everything = [c for fold_clips in judged for c in fold_clips]
+        trials = EngineTrials(everything, self.settings.alerts)
         for index, result in enumerate(results):
             others = [c for j, fold_clips in enumerate(judged) if j != index for c in fold_clips]
-            config = choose_engine(others, base)
-            result["outcomes"]["fallwatch"] = [asdict(outcome(c, config)) for c in judged[index]]
+            config = trials.choose(others)
+            result["outcomes"]["fallwatch"] = [asdict(o) for o in trials.outcomes(judged[index], config)]
             result["rules"]["fallwatch"] = engine_settings(config) | {"chosen_on_videos": len(others)}
-        everything = [c for fold_clips in judged for c in fold_clips]
-        return engine_settings(choose_engine(everything, base)) | {"chosen_on_videos": len(everything)}
+        return engine_settings(trials.choose(everything)) | {"chosen_on_videos": len(everything)}
 
     def _pool(self, results: Sequence[dict[str, Any]], clips: Sequence[LabelledClip]) -> dict[str, Any]:
         probabilities = np.array([p for r in results for p in r["window_probabilities"]], dtype=float)

@@ -104,29 +104,44 @@ def engine_grid(base: AlertsConfig) -> list[AlertsConfig]:
     ]
 
 
+class EngineTrials:
+    """Every grid setting's outcome on every clip, each replayed once: cross-validation chooses on several
+    overlapping sets of folds, and a clip's outcome under a setting does not depend on which set it is in."""
+
+    def __init__(self, clips: Sequence[JudgedClip], base: AlertsConfig) -> None:
+        self.grid = engine_grid(base)
+        self._outcomes = {clip.clip: [outcome(clip, config) for config in self.grid] for clip in clips}
+
+    def outcomes(self, clips: Sequence[JudgedClip], config: AlertsConfig) -> list[Outcome]:
+        at = self.grid.index(config)
+        return [self._outcomes[clip.clip][at] for clip in clips]
+
+    def choose(self, clips: Sequence[JudgedClip]) -> AlertsConfig:
+        """The grid's engine settings with the best sensitivity + specificity on `clips` (never the clips
+        they will be scored on). Ties go to the stricter settings, which stay quieter on footage not seen."""
+        if not clips:
+            raise ValueError("choosing engine settings needs at least one clip")
+        rows = [self._outcomes[clip.clip] for clip in clips]
+        falls = [row for row, clip in zip(rows, clips, strict=True) if clip.is_fall]
+        adls = [row for row, clip in zip(rows, clips, strict=True) if not clip.is_fall]
+
+        def merit(at: int) -> tuple[float, ...]:
+            sensitivity = sum(row[at].result == "caught" for row in falls) / len(falls) if falls else 1.0
+            specificity = sum(row[at].result == "quiet" for row in adls) / len(adls) if adls else 1.0
+            return (round(sensitivity + specificity, 6), *_strictness(self.grid[at]))
+
+        return self.grid[max(range(len(self.grid)), key=merit)]
+
+
+def _strictness(config: AlertsConfig) -> tuple[float, ...]:
+    """Larger is quieter: more falling windows, higher thresholds, a lower travel limit, heavier smoothing."""
+    travel = -(config.travel_limit or math.inf)  # a lower limit holds back more
+    return (config.fall_windows, config.fall_threshold, config.lying_threshold, travel, -config.smoothing)
+
+
 def choose_engine(clips: Sequence[JudgedClip], base: AlertsConfig) -> AlertsConfig:
-    """The grid's engine settings with the best sensitivity + specificity on `clips` (never the clips they
-    will be scored on). Ties go to the stricter settings, which stay quieter on footage not seen."""
-    if not clips:
-        raise ValueError("choose_engine needs at least one clip")
-
-    def merit(config: AlertsConfig) -> tuple[float, int, float, float, float, float]:
-        outcomes = [outcome(c, config) for c in clips]
-        falls = [o for o in outcomes if o.is_fall]
-        adls = [o for o in outcomes if not o.is_fall]
-        sensitivity = sum(o.result == "caught" for o in falls) / len(falls) if falls else 1.0
-        specificity = sum(o.result == "quiet" for o in adls) / len(adls) if adls else 1.0
-        travel = -(config.travel_limit or math.inf)  # a lower limit holds back more
-        strict = (
-            config.fall_windows,
-            config.fall_threshold,
-            config.lying_threshold,
-            travel,
-            -config.smoothing,
-        )
-        return (round(sensitivity + specificity, 6), *strict)
-
-    return max(engine_grid(base), key=merit)
+    """`EngineTrials.choose` for one set of clips."""
+    return EngineTrials(clips, base).choose(clips)
 
 
 def engine_settings(config: AlertsConfig) -> dict[str, float]:

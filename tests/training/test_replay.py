@@ -13,6 +13,7 @@ from fallwatch.core.manifest import ManifestEntry
 from fallwatch.core.types import LABELS, Prediction
 from fallwatch.training.replay import (
     CAMERA,
+    EngineTrials,
     JudgedClip,
     choose_engine,
     incident_times,
@@ -83,6 +84,28 @@ def test_smoothing_is_chosen_too_and_ties_go_to_the_heavier() -> None:
     # A long, clear fall every setting catches: the heaviest smoothing, the quietest, is kept.
     steady = [clip("f", [0.1] + [0.99] * 9, 0.5), clip("a", [0.1] * 10, None)]
     assert choose_engine(steady, AlertsConfig(smoothing=1.0)).smoothing == 0.5
+
+
+def test_trials_replayed_once_choose_as_a_fresh_choice_on_each_subset() -> None:
+    # Cross-validation chooses on every set of other folds from one table: each choice must be the one made
+    # on that subset alone, and the outcomes read back must be the replayed ones.
+    base = AlertsConfig(smoothing=1.0)
+    clips = [
+        clip("f1", [0.1, 0.75, 0.75, 0.75], 0.5),
+        clip("f2", [0.1, 0.95, 0.2, 0.2], 0.5),
+        clip("a1", [0.1, 0.55, 0.55, 0.55], None),
+        clip("a2", [0.1, 0.85, 0.85, 0.1], None),
+    ]
+    trials = EngineTrials(clips, base)
+    for left_out in range(len(clips)):
+        others = [c for i, c in enumerate(clips) if i != left_out]
+        chosen = trials.choose(others)
+        assert chosen == choose_engine(others, base)
+        assert [o.result for o in trials.outcomes(clips, chosen)] == [
+            outcome(c, chosen).result for c in clips
+        ]
+    with pytest.raises(ValueError, match="at least one clip"):
+        trials.choose([])
 
 
 # Short real clips: a fall the shipped model catches and two daily-activity videos.
