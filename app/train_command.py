@@ -1,6 +1,6 @@
 """`fallwatch train`: train the recognizer on a clip manifest, with grouped cross-validation.
 
-Argument parsing only; the work is in `recognizer.cross_validate` (imported when the command runs, so that
+Argument parsing only; the work is in `training.cross_validate` (imported when the command runs, so that
 `fallwatch --help` never loads torch).
 """
 
@@ -10,12 +10,14 @@ import argparse
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fallwatch.app.cli_options import add_settings_options
 from fallwatch.core.errors import FallWatchError
+from fallwatch.core.manifest import Manifests, read_manifests
 
 Number = TypeVar("Number", int, float)
 
@@ -29,8 +31,10 @@ examples:
   fallwatch train --manifest clips.csv --base SLOWFAST_8x8_R50.pyth --arch slowfast_r50 --epochs 6
   fallwatch train --manifest ../shared/falldata/manifest.csv --manifest exports/ward-2026-11/manifest.csv
 
-Several --manifest are trained on together (each clip once); the summary says what each brought: clips,
-training windows per class and, with --folds, its held-out falls caught and daily activity kept quiet.
+Several --manifest are trained on together; the summary says what each brought: clips, training windows
+per class and, with --folds, its held-out falls caught and daily activity kept quiet. A video listed again
+(a re-export of the same incidents) is read once; another video under a name already taken (exports of two
+databases both have clips/000001_...) is renamed <export folder>/<name>.
 
 Every clip is first run through FallWatch's own detector and tracker (as `fallwatch run` would) and each
 track's crops are cached under <data-dir>/cache/histories, so later runs start at once. With --folds K the
@@ -176,12 +180,14 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     from fallwatch.core.config import load_settings
-    from fallwatch.core.manifest import read_manifests
 
-    entries = read_manifests(args.manifest)
+    manifests = read_manifests(args.manifest)
+    entries = manifests.entries
+    listed = {e.manifest for e in entries} | {later.manifest for later, _ in manifests.repeats}
     for manifest in args.manifest:
-        if not any(e.manifest == str(manifest) for e in entries):
+        if str(manifest) not in listed:
             raise FallWatchError(f"{manifest}: manifest has no clips (expected one row per clip)")
+    _print_overlaps(manifests)
     if args.cv_only and not args.folds:
         raise FallWatchError("--cv-only needs --folds K (K >= 2)")
     groups = {e.group for e in entries}
@@ -249,6 +255,15 @@ def run_train(args: argparse.Namespace) -> int:
         save_checkpoint(model, spec, path, half=True)
     _print_summary(report, args.out)
     return 0
+
+
+def _print_overlaps(manifests: Manifests) -> None:
+    """Says which rows were folded into an earlier one or renamed, so a count that shrank is explained."""
+    repeats = Counter((later.manifest, earlier.manifest) for later, earlier in manifests.repeats)
+    for (later, earlier), count in repeats.items():
+        print(f"{later}: {count} clips already read from {earlier} (the same video), read once")
+    for entry in manifests.renamed:
+        print(f"{entry.manifest}: clip renamed {entry.relative!r} (another video has its name)")
 
 
 def _check_init(init: str, arch: str) -> None:

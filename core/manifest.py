@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import filecmp
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fallwatch.core.errors import FallWatchError
@@ -74,22 +75,79 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
     return entries
 
 
-def read_manifests(paths: Sequence[Path]) -> list[ManifestEntry]:
-    """The rows of several manifests (falldata and the dashboard's exports, say), each clip once."""
+@dataclass(frozen=True, slots=True)
+class Manifests:
+    """The rows of several manifests, each video once."""
+
+    entries: list[ManifestEntry]
+    # (later row, earlier row) for a video listed again, as a re-export of the same incidents lists it.
+    repeats: list[tuple[ManifestEntry, ManifestEntry]]
+    renamed: list[ManifestEntry]  # rows whose name was already taken by another video: qualified by folder
+
+
+def read_manifests(paths: Sequence[Path]) -> Manifests:
+    """The rows of several manifests (falldata and the dashboard's exports, say), each video once.
+
+    Results are keyed by the clip's name in its manifest, and exports of different databases reuse names
+    (incident ids restart): a different video under a taken name is qualified by its manifest's folder; the
+    same video listed again is read once.
+    """
     entries: list[ManifestEntry] = []
+    repeats: list[tuple[ManifestEntry, ManifestEntry]] = []
+    renamed: list[ManifestEntry] = []
     seen: dict[str, ManifestEntry] = {}
     for path in paths:
         for entry in read_manifest(path):
-            # Results are keyed by the clip's manifest path: two clips of one name would overwrite each other.
             earlier = seen.get(entry.relative)
+            if earlier is not None and _same_video(entry, earlier):
+                _check_same_labels(entry, earlier)
+                repeats.append((entry, earlier))
+                continue
             if earlier is not None:
-                raise FallWatchError(
-                    f"{path}: clip {entry.relative!r} is also in {earlier.manifest} (expected each clip in one "
-                    "manifest only)"
-                )
+                entry = _qualified(entry, seen)
+                renamed.append(entry)
             seen[entry.relative] = entry
             entries.append(entry)
-    return entries
+    return Manifests(entries, repeats, renamed)
+
+
+def _same_video(entry: ManifestEntry, earlier: ManifestEntry) -> bool:
+    if entry.path.resolve() == earlier.path.resolve():
+        return True
+    if not (entry.path.is_file() and earlier.path.is_file()):
+        return False
+    if entry.path.stat().st_size != earlier.path.stat().st_size:
+        return False
+    return filecmp.cmp(entry.path, earlier.path, shallow=False)
+
+
+def _check_same_labels(entry: ManifestEntry, earlier: ManifestEntry) -> None:
+    def labels(e: ManifestEntry) -> tuple[str, float | None, float | None]:
+        return (e.label, e.fall_start_s, e.fall_end_s)
+
+    if labels(entry) != labels(earlier):
+        raise FallWatchError(
+            f"{entry.manifest}: clip {entry.relative!r} is the same video as in {earlier.manifest} but labelled "
+            f"{_label_text(entry)} here and {_label_text(earlier)} there (expected "
+            "one label per video: correct one row)"
+        )
+
+
+def _label_text(entry: ManifestEntry) -> str:
+    if not entry.is_fall:
+        return entry.label
+    return f"fall {entry.fall_start_s}-{entry.fall_end_s} s"
+
+
+def _qualified(entry: ManifestEntry, seen: dict[str, ManifestEntry]) -> ManifestEntry:
+    name = f"{Path(entry.manifest).parent.name}/{entry.relative}"
+    if name in seen:
+        raise FallWatchError(
+            f"{entry.manifest}: clip {entry.relative!r} is another video of the same name as in "
+            f"{seen[entry.relative].manifest}, and {name!r} is taken too (expected manifests in folders of "
+            "different names: rename the export's folder)"
+        )
+    return replace(entry, relative=name)
 
 
 def _entry(root: Path, row: dict[str, str], manifest: str) -> ManifestEntry:

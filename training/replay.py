@@ -110,10 +110,15 @@ class EngineTrials:
 
     def __init__(self, clips: Sequence[JudgedClip], base: AlertsConfig) -> None:
         self.grid = engine_grid(base)
+        self._position = {_grid_key(config): at for at, config in enumerate(self.grid)}
         self._outcomes = {clip.clip: [outcome(clip, config) for config in self.grid] for clip in clips}
 
     def outcomes(self, clips: Sequence[JudgedClip], config: AlertsConfig) -> list[Outcome]:
-        at = self.grid.index(config)
+        at = self._position.get(_grid_key(config))
+        if at is None:
+            raise ValueError(
+                f"engine settings {engine_settings(config)} are not in the grid that was replayed"
+            )
         return [self._outcomes[clip.clip][at] for clip in clips]
 
     def choose(self, clips: Sequence[JudgedClip]) -> AlertsConfig:
@@ -131,6 +136,11 @@ class EngineTrials:
             return (round(sensitivity + specificity, 6), *_strictness(self.grid[at]))
 
         return self.grid[max(range(len(self.grid)), key=merit)]
+
+
+def _grid_key(config: AlertsConfig) -> tuple[float, ...]:
+    # The settings the grid varies: the rest is the base every grid setting shares.
+    return tuple(engine_settings(config).values())
 
 
 def _strictness(config: AlertsConfig) -> tuple[float, ...]:

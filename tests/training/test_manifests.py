@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,17 +49,73 @@ def test_each_clip_is_read_once_with_the_manifest_it_came_from(
     manifest: list[ManifestEntry], tmp_path: Path
 ) -> None:
     fall = next(e for e in manifest if e.relative == FALL)
-    first = write_manifest(tmp_path / "a" / "manifest.csv", [row(fall, "one.mp4")])
+    first = write_manifest(tmp_path / "a" / "manifest.csv", [row(fall, str(fall.path))])
     second = write_manifest(tmp_path / "b" / "manifest.csv", [row(fall, "two.mp4"), row(fall, "three.mp4")])
-    entries = read_manifests([first, second])
-    assert [(e.relative, e.manifest) for e in entries] == [
-        ("one.mp4", str(first)), ("two.mp4", str(second)), ("three.mp4", str(second)),
+    read = read_manifests([first, second])
+    assert [(e.relative, e.manifest) for e in read.entries] == [
+        (str(fall.path), str(first)), ("two.mp4", str(second)), ("three.mp4", str(second)),
     ]  # fmt: skip
-    again = write_manifest(tmp_path / "c" / "manifest.csv", [row(fall, "one.mp4")])
+    assert read.repeats == [] and read.renamed == []
+
+
+def _export(folder: Path, clips: list[tuple[ManifestEntry, str]]) -> Path:
+    """A dashboard-style export: the videos copied under clips/, each row naming its copy."""
+    (folder / "clips").mkdir(parents=True)
+    for entry, name in clips:
+        shutil.copy(entry.path, folder / "clips" / name)
+    return write_manifest(
+        folder / "manifest.csv", [row(e, f"clips/{name}", "fallwatch") for e, name in clips]
+    )
+
+
+def test_a_re_exported_video_is_read_once(manifest: list[ManifestEntry], tmp_path: Path) -> None:
+    # Regression: a second export of the same reviewed incidents was refused ("also in ...").
+    adl = next(e for e in manifest if e.relative == ADL)
+    first = _export(tmp_path / "export-1", [(adl, "000001_door_adl.mp4")])
+    again = _export(tmp_path / "export-2", [(adl, "000001_door_adl.mp4")])
+    read = read_manifests([first, again])
+    assert [(e.relative, e.manifest) for e in read.entries] == [("clips/000001_door_adl.mp4", str(first))]
+    [(later, earlier)] = read.repeats
+    assert later.manifest == str(again) and earlier.manifest == str(first)
+
+
+def test_another_video_under_a_taken_name_is_renamed(manifest: list[ManifestEntry], tmp_path: Path) -> None:
+    # Regression: exports of two databases both number incidents from 1, so their clip names collide.
+    fall = next(e for e in manifest if e.relative == FALL)
+    adl = next(e for e in manifest if e.relative == ADL)
+    ward = _export(tmp_path / "ward-2", [(adl, "000001_cam_adl.mp4")])
+    lobby = _export(tmp_path / "lobby", [(fall, "000001_cam_adl.mp4")])
+    read = read_manifests([ward, lobby])
+    assert [e.relative for e in read.entries] == [
+        "clips/000001_cam_adl.mp4",
+        "lobby/clips/000001_cam_adl.mp4",
+    ]
+    assert read.entries[1].path == tmp_path / "lobby" / "clips" / "000001_cam_adl.mp4"
+    assert read.entries[1].label == "fall" and read.renamed == [read.entries[1]]
+
+
+def test_one_video_with_two_labels_is_one_clear_line(manifest: list[ManifestEntry], tmp_path: Path) -> None:
+    fall = next(e for e in manifest if e.relative == FALL)
+    first = _export(tmp_path / "a", [(fall, "000007_cam_fall.mp4")])
+    relabelled = replace(fall, label="adl", fall_start_s=None, fall_end_s=None)
+    second = _export(tmp_path / "b", [(relabelled, "000007_cam_fall.mp4")])
     with pytest.raises(FallWatchError) as refused:
-        read_manifests([first, again])
-    assert "\n" not in str(refused.value)
-    assert str(again) in str(refused.value) and str(first) in str(refused.value)
+        read_manifests([first, second])
+    message = str(refused.value)
+    assert "\n" not in message and str(first) in message and str(second) in message
+    assert "adl here" in message and f"fall {fall.fall_start_s}-{fall.fall_end_s} s there" in message
+
+
+def test_a_taken_qualified_name_is_one_clear_line(manifest: list[ManifestEntry], tmp_path: Path) -> None:
+    fall = next(e for e in manifest if e.relative == FALL)
+    adl = next(e for e in manifest if e.relative == ADL)
+    first = _export(tmp_path / "one" / "x", [(adl, "c.mp4")])
+    second = _export(tmp_path / "two" / "x", [(fall, "c.mp4")])
+    other = next(e for e in manifest if e.relative not in (FALL, ADL))
+    third = _export(tmp_path / "three" / "x", [(other, "c.mp4")])
+    with pytest.raises(FallWatchError) as refused:
+        read_manifests([first, second, third])
+    assert "\n" not in str(refused.value) and "rename the export's folder" in str(refused.value)
 
 
 @pytest.mark.slow
@@ -70,9 +127,10 @@ def test_train_on_falldata_and_an_export_reports_each(manifest: list[ManifestEnt
     (export_dir / "clips").mkdir(parents=True)
     shutil.copy(adl.path, export_dir / "clips" / "false-alarm-1.mp4")  # as the dashboard's export lays it out
     export = write_manifest(export_dir / "manifest.csv", [row(adl, "clips/false-alarm-1.mp4", "fallwatch")])
+    again = _export(tmp_path / "export-again", [(adl, "false-alarm-1.mp4")])  # the same incident re-exported
     out = tmp_path / "run"
     command = [sys.executable, "-m", "fallwatch.app.cli", "train", "--manifest", str(falldata),
-               "--manifest", str(export), "--epochs", "1", "--samples-per-epoch", "16", "--batch-size", "8",
+               "--manifest", str(export), "--manifest", str(again), "--epochs", "1", "--samples-per-epoch", "16", "--batch-size", "8",
                "--threads", "1", "--no-references", "-q", "--out", str(out),
                "--data-dir", str(tmp_path / "data")]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -87,6 +145,7 @@ def test_train_on_falldata_and_an_export_reports_each(manifest: list[ManifestEnt
     assert windows[str(falldata)]["falling"] > 0
     assert f"{export}: 1 clips (0 falls, 1 daily activity)" in result.stdout
     assert f"{falldata}: 1 clips (1 falls, 0 daily activity)" in result.stdout
+    assert f"{again}: 1 clips already read from {export} (the same video), read once" in result.stdout
 
 
 def test_more_folds_than_groups_is_one_clear_line(manifest: list[ManifestEntry], tmp_path: Path) -> None:

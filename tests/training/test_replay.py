@@ -106,6 +106,9 @@ def test_trials_replayed_once_choose_as_a_fresh_choice_on_each_subset() -> None:
         ]
     with pytest.raises(ValueError, match="at least one clip"):
         trials.choose([])
+    off_grid = base.model_copy(update={"fall_threshold": 0.123})
+    with pytest.raises(ValueError, match="not in the grid"):
+        trials.outcomes(clips, off_grid)
 
 
 # Short real clips: a fall the shipped model catches and two daily-activity videos.
