@@ -1,5 +1,6 @@
 """What `fallwatch dashboard` runs (`streamlit run dashboard/asgi.py`): Streamlit's own ASGI server on the entry
-script dashboard/app.py, with the cookie route (dashboard/cookie_route.py) beside Streamlit's routes."""
+script dashboard/app.py, with the cookie route (dashboard/cookie_route.py) and the download route
+(dashboard/download_route.py) beside Streamlit's routes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,6 @@ if str(_HERE.parent) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from fallwatch.dashboard.cookie_route import routes  # noqa: E402
+from fallwatch.dashboard import cookie_route, download_route  # noqa: E402
 
-app = st.App(_HERE / "app.py", routes=routes())
+app = st.App(_HERE / "app.py", routes=cookie_route.routes() + download_route.routes())

@@ -1,4 +1,4 @@
-"""FallWatch's one HTTP route beside Streamlit's: it sets and clears the sign-in cookie.
+"""The cookie route beside Streamlit's: it sets and clears the sign-in cookie.
 
 A cookie written by a script on the page can never be HttpOnly, and Streamlit answers the page over a WebSocket,
 which cannot set cookies. So after a sign-in the page's script posts the session's one-time grant here, and the

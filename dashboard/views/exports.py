@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from fallwatch.alerts.records import IncidentQuery
-from fallwatch.dashboard import auth, context, export, filters
+from fallwatch.dashboard import auth, context, downloads, export, filters
 from fallwatch.dashboard.context import Context
 from fallwatch.dashboard.users import User
 
@@ -15,19 +15,22 @@ ZIP_LIMIT = 300 * 1024 * 1024  # larger exports are copied from the server's fol
 REPORT_KEY = "exports_report"
 
 
-def _csv(ctx: Context, query: IncidentQuery) -> None:
+def _csv(ctx: Context, user: User, query: IncidentQuery) -> None:
     incidents = ctx.store.incidents.query(query)
     st.subheader("Incidents as CSV", anchor=False)
     st.caption(f"{len(incidents)} incidents match the filters; times in UTC.")
+    if not incidents:
+        return
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    st.download_button(
+    # Read again when the link is followed: the file holds what matches then, not at the page's last run.
+    downloads.download_link(
         "Download CSV",
-        export.incidents_csv(incidents),
-        file_name=f"fallwatch-incidents-{stamp}.csv",
-        mime="text/csv",
+        user,
+        f"fallwatch-incidents-{stamp}.csv",
+        "text/csv",
+        lambda: export.incidents_csv(ctx.store.incidents.query(query)),
         icon=":material/table_view:",
-        disabled=not incidents,
-        on_click="ignore",
+        slot="incidents_csv",
     )
 
 
@@ -59,13 +62,15 @@ def _training(ctx: Context, user: User, query: IncidentQuery) -> None:
             st.caption(f"Left out: {reason}")
         size = sum(p.stat().st_size for p in report.folder.rglob("*") if p.is_file())
         if size <= ZIP_LIMIT:
-            st.download_button(
+            folder = report.folder
+            downloads.download_link(
                 "Download as .zip",
-                export.zip_folder(report.folder),
-                file_name=f"{report.folder.name}.zip",
-                mime="application/zip",
+                user,
+                f"{folder.name}.zip",
+                "application/zip",
+                lambda: export.zip_folder(folder),
                 icon=":material/folder_zip:",
-                on_click="ignore",
+                slot="training_zip",
             )
         else:
             st.caption(f"{size / 2**20:.0f} MB: copy the folder from the server instead.")
@@ -76,7 +81,7 @@ def render() -> None:
     user = auth.require_user(ctx)
     st.title("Exports", anchor=False)
     query = filters.incident_filters(ctx, "exports", limit=1_000_000)
-    _csv(ctx, query)
+    _csv(ctx, user, query)
     st.divider()
     _training(ctx, user, query)
 

@@ -21,7 +21,7 @@ from tests.dashboard.browser import ARGS, CHROMIUM, SECRET, WAIT_MS, need_chromi
 from tests.dashboard.conftest import CAMERA, CARER, CARER_PASSWORD, NURSE, NURSE_PASSWORD, Site
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, Page, Response
 
 pytestmark = pytest.mark.slow
 
@@ -184,6 +184,53 @@ def test_the_session_cookie_is_opaque_http_only_and_dies_with_sign_out(
     assert not _opens_signed_in(browser, dashboard, token)  # ... and not after signing out
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT_MS)
+    context.close()
+
+
+def _link(page: Page, label: str, base: str) -> str:
+    from playwright.sync_api import expect
+
+    link = page.get_by_role("link", name=re.compile(label))
+    expect(link).to_be_visible(timeout=WAIT_MS)
+    href = link.get_attribute("href")
+    assert href is not None and urlparse(href).path.startswith("/fallwatch/download/"), href
+    return urljoin(f"{base}/", href)
+
+
+def test_exports_download_only_with_the_sign_in_cookie(dashboard: str, browser: Browser, site: Site) -> None:
+    # Regression: st.download_button served the CSV and the clips' .zip at /media/... to anyone with the URL.
+    from playwright.sync_api import expect
+
+    with site.store() as store:
+        store.incidents.acknowledge(1, NURSE, "fell by the bed")
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    _sign_in(page, f"{dashboard}/exports")
+    expect(page.get_by_role("heading", name="Exports", exact=True)).to_be_visible(timeout=WAIT_MS)
+    page.get_by_role("button", name="Write training export").click()
+    zip_url, csv_url = _link(page, "Download as .zip", dashboard), _link(page, "Download CSV", dashboard)
+    answers: list[Response] = []  # the link opens a tab whose answer is the file; the tab then closes
+    context.on("response", lambda answer: answers.append(answer) if answer.url == csv_url else None)
+    page.get_by_role("link", name=re.compile("Download CSV")).click()
+    for _ in range(40):
+        if answers:
+            break
+        page.wait_for_timeout(250)
+    [answer] = answers  # the click, with the browser's own cookie
+    assert answer.status == 200 and answer.headers["content-disposition"].startswith("attachment;")
+    table = context.request.get(csv_url)
+    assert table.status == 200 and table.text().startswith("id,")
+    archive = context.request.get(zip_url)  # the browser's own cookies
+    assert archive.status == 200 and archive.body()[:2] == b"PK"
+    mentioned = MEDIA_URL.findall(DATA_URI.sub("", page.content()))
+    assert [url for url in mentioned if _served_by_the_media_file_manager(url, dashboard)] == []
+    token = str(_session_cookie(context, page)["value"])
+    with httpx.Client(timeout=10) as stranger, httpx.Client(cookies={COOKIE: token}, timeout=10) as copy:
+        assert stranger.get(csv_url).status_code == 403 and stranger.get(zip_url).status_code == 403
+        assert copy.get(csv_url).status_code == 200  # the sign-in cookie is what opens it
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT_MS)
+        assert copy.get(csv_url).status_code == 403  # not after signing out
     context.close()
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import uuid
+import zipfile
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -15,6 +17,7 @@ from fallwatch.alerts.records import CameraState, IncidentQuery, MediaRefs, Stat
 from fallwatch.core.config import AlertsConfig
 from fallwatch.core.manifest import read_manifest
 from fallwatch.core.types import Prediction
+from fallwatch.dashboard.downloads import OFFERS, Offer
 from tests.dashboard.conftest import (
     BOX,
     CAMERA,
@@ -170,15 +173,35 @@ def test_zones_are_drawn_on_the_latest_still_frame(site: Site) -> None:
     assert "No zones for hall." in texts(at)
 
 
+def _link_key(at: AppTest, label: str) -> str:
+    [link] = [b for b in at.get("link_button") if b.proto.label == label]
+    url = str(link.proto.url)
+    assert url.startswith("/fallwatch/download/"), url
+    return url.rsplit("/", 1)[1]
+
+
+def _offer(at: AppTest, label: str) -> Offer:
+    """The download behind the page's link of that label, as the download route would find it."""
+    offer = OFFERS.live(_link_key(at, label), NURSE)
+    assert offer is not None, f"{label}: no live offer"
+    return offer
+
+
 def test_exports_write_a_falldata_manifest_of_reviewed_incidents(site: Site) -> None:
     with site.store() as store:
         store.incidents.acknowledge(1, NURSE, "fell by the bed")
         store.incidents.mark_false_alarm(2, NURSE, "sat down on purpose")
     at = _open("exports")
-    assert at.get("download_button"), "the CSV download"
+    assert not at.get("download_button"), "Streamlit's download button serves files without a sign-in"
+    csv_link = _offer(at, "Download CSV")
+    assert csv_link.owner == NURSE and csv_link.file_name.startswith("fallwatch-incidents-")
+    assert csv_link.produce().decode().startswith("id,")
     next(b for b in at.button if b.label == "Write training export").click().run()
     assert not at.exception
     assert "Wrote 1 falls and 0 false alarms" in texts(at)  # incident 2 has no clip
+    assert OFFERS.live(_link_key(at, "Download CSV"), NURSE) is not None
+    with zipfile.ZipFile(io.BytesIO(_offer(at, "Download as .zip").produce())) as archive:
+        assert any(name.endswith("/manifest.csv") for name in archive.namelist())
     assert "Left out: incident 2: no clip was recorded" in texts(at)
     [folder] = (site.data_dir / "exports").iterdir()
     with (folder / "manifest.csv").open(newline="") as fh, FALLDATA_MANIFEST.open(newline="") as falldata:
