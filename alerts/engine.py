@@ -15,7 +15,8 @@ lying). While an incident is followed on a camera, another person's fall there i
 escalates at once. A real second fall is still told; a crowd of misread walkers is one incident, not one per walker.
 
 A track that goes silent for `lost_after_s` is lost; its incident passes to a track that starts near where it was
-within `reattach_s` (trackers often give a person who lay down a new id), or is CLOSED.
+within `reattach_s` (trackers often give a person who lay down a new id), or is CLOSED. An incident that another
+worker left in progress (`carry_over`) waits in the same way for a track that starts down near it.
 
 Nothing here reads a clock, a file or a random number: the same predictions in the same order give the same
 events. Time is `Prediction.pts` (stream seconds), per camera.
@@ -49,6 +50,17 @@ class _Place:
     def of(cls, pts: float, box: Box) -> _Place:
         x, y = box_centre(box)
         return cls(pts, x, y, longer_side(box))
+
+
+@dataclass(frozen=True, slots=True)
+class LeftIncident:
+    """An incident another worker left in progress, as far as the engine needs it to follow on."""
+
+    key: str
+    track_id: int
+    zone: str | None
+    severity: Severity
+    box: Box
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +132,16 @@ class _Orphan:
     """An incident whose track was lost, waiting for a successor track."""
 
     incident: _Incident
-    lost_pts: float  # when its track was last seen
+    lost_pts: float | None  # when its track was last seen; None: carried over, not seen here yet
+    wait_s: float  # how long after lost_pts a successor may take it
+    needs_down: bool = False  # carried over: only a track that starts down takes it
+
+    def expired(self, now: float) -> bool:
+        if self.lost_pts is None:
+            self.lost_pts = now  # carried over: its wait starts with the camera's first frame here
+        if self.needs_down and self.wait_s == 0:
+            return True  # carried over only to be closed
+        return now - self.lost_pts > self.wait_s
 
 
 @dataclass(slots=True)
@@ -186,6 +207,17 @@ class AlertEngine:
                 alerts += self._close(orphan.incident, state.now)
         return alerts
 
+    def carry_over(self, camera: str, left: LeftIncident, *, follow: bool) -> None:
+        """An incident another worker (or a run that crashed) left in progress on this camera. With `follow`,
+        a track that starts down near its box within `carry_over_wait_s` of the camera's first frame here
+        takes it on (so a collapse is still told); otherwise, or when none does, it is CLOSED."""
+        key, box, zone, severity = left.key, left.box, left.zone, left.severity
+        incident = _Incident(key=key, camera=camera, track_id=left.track_id, zone=zone, box=box,
+                             timeline_limit=self._config.timeline_points, severity=severity,
+                             escalated_this_fall=severity is Severity.CRITICAL)  # fmt: skip
+        wait_s = self._config.carry_over_wait_s if follow else 0.0
+        self._camera(camera).orphans.append(_Orphan(incident, None, wait_s, needs_down=True))
+
     def forget(self, camera: str) -> None:
         """Drop a camera without closing its incidents: another worker analyses it now, and tells its story."""
         self._cameras.pop(camera, None)
@@ -219,7 +251,7 @@ class AlertEngine:
                 alerts += self._close(track.incident, now)
                 track.incident = None
         for orphan in list(camera.orphans):
-            if now - orphan.lost_pts > self._config.reattach_s:
+            if orphan.expired(now):
                 camera.orphans.remove(orphan)
                 alerts += self._close(orphan.incident, now)
         return alerts
@@ -242,7 +274,7 @@ class AlertEngine:
         if successor is not None:
             self._hand_over(incident, successor)
         else:
-            camera.orphans.append(_Orphan(incident, track.last_pts))
+            camera.orphans.append(_Orphan(incident, track.last_pts, self._config.reattach_s))
         return []
 
     # --- reattachment -------------------------------------------------------------------------------------------
@@ -268,6 +300,8 @@ class AlertEngine:
         """Give `track` a nearby orphaned incident (or, when it is about to open one, a silent track's)."""
         options: list[tuple[float, str, _Incident, _Orphan | _Track]] = []
         for orphan in camera.orphans:
+            if orphan.needs_down and not _down(track.smoothed):
+                continue
             if (distance := self._near(orphan.incident, track.box)) is not None:
                 options.append((distance, orphan.incident.key, orphan.incident, orphan))
         if include_silent:
@@ -454,8 +488,7 @@ class AlertEngine:
         self, incident: _Incident, smoothed: Mapping[str, float], prediction: Prediction, resting: bool
     ) -> None:
         """Restart the collapse timer whenever the person is up-ish, in a rest zone, or moves noticeably."""
-        down = smoothed["lying"] + smoothed["falling"] >= 0.5
-        if resting or not down:
+        if resting or not _down(smoothed):
             incident.still_anchor = incident.still_since = None
             return
         box = prediction.box
@@ -491,6 +524,10 @@ class AlertEngine:
         samples = tuple(incident.samples)
         incident.samples.clear()
         return Alert(event=event, zone=incident.zone, box=incident.box, samples=samples)
+
+
+def _down(smoothed: Mapping[str, float]) -> bool:
+    return smoothed["lying"] + smoothed["falling"] >= 0.5
 
 
 def events(alerts: Iterable[Alert]) -> list[IncidentEvent]:

@@ -176,6 +176,18 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class InProgress:
+    """An incident the engine had not ended when its worker stopped writing: what a successor needs to follow on."""
+
+    key: str
+    track_id: int  # the last worker's track: a number of its own tracker, kept only to be shown
+    zone: str | None
+    severity: Severity
+    box: Box | None  # the person's box at the last event
+    last_event_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     id: int
     incident_id: int

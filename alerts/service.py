@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from fallwatch.alerts.engine import Alert, AlertEngine
+from fallwatch.alerts.engine import Alert, AlertEngine, LeftIncident
 from fallwatch.alerts.media import EvidenceRecorder
 from fallwatch.alerts.notifiers.messages import Routing
 from fallwatch.alerts.records import WriteItem, utcnow
@@ -25,6 +25,7 @@ from fallwatch.alerts.retention import PruneReport, prune_with
 from fallwatch.alerts.store import Store, open_store, parse_url, resolve_url
 from fallwatch.alerts.writer import IncidentWriter, Spool
 from fallwatch.core.config import Settings
+from fallwatch.core.errors import FallWatchError
 from fallwatch.core.types import EventKind, Frame, IncidentEvent, Prediction
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,18 @@ class AlertService:
         writer: IncidentWriter,
         recorder: EvidenceRecorder | None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        connect: Callable[[], Store] | None = None,
+        carry_over_s: float = 0.0,
     ):
+        """`connect` opens the store for reading what a camera's last worker left in progress (`take_over`);
+        `carry_over_s` is `alerts.carry_over_s` (0: nothing is carried over)."""
         self.engine = engine
         self.writer = writer
         self.recorder = recorder
         self._clock = clock
+        self._connect = connect
+        self._carry_over_s = carry_over_s
         self._pruned_at = -float("inf")
         self.events: list[IncidentEvent] = []  # everything emitted, for `fallwatch eval` and tests
         # The lease epoch each write carries (None: the camera is not ours any more: nothing is written).
@@ -63,7 +71,10 @@ class AlertService:
         writer = IncidentWriter(connect, spool, settings.store.retry_initial_s, settings.store.retry_max_s)
         media_root = settings.resolved_media_root
         recorder = EvidenceRecorder(settings.media, Path(media_root)) if settings.media.enabled else None
-        return cls(AlertEngine(settings.alerts, run_id=run_id), writer.start(), recorder)
+        engine = AlertEngine(settings.alerts, run_id=run_id)
+        return cls(
+            engine, writer.start(), recorder, connect=connect, carry_over_s=settings.alerts.carry_over_s
+        )
 
     def on_frame(self, frame: Frame) -> None:
         if self.recorder is not None:
@@ -81,6 +92,29 @@ class AlertService:
 
     def on_prediction(self, prediction: Prediction) -> None:
         self._handle(self.engine.feed(prediction))
+
+    def take_over(self, camera: str) -> int:
+        """A camera this worker has just taken: the incidents its last worker (or a run that crashed) left in
+        progress are followed on when recent, closed when not. How many there were."""
+        if self._connect is None or self._carry_over_s <= 0:
+            return 0
+        try:
+            with self._connect() as store:
+                left = store.incidents.in_progress(camera)
+        except FallWatchError as exc:  # StoreUnavailable among them
+            log.warning("%s: incidents left in progress not read (%s); a collapse of theirs may go untold",
+                        camera, exc)  # fmt: skip
+            return 0
+        now = self._clock()
+        for incident in left:
+            recent = (now - incident.last_event_at).total_seconds() <= self._carry_over_s
+            follow = recent and incident.box is not None
+            box = incident.box or (0.0, 0.0, 1.0, 1.0)  # never followed: only closed
+            left_here = LeftIncident(incident.key, incident.track_id, incident.zone, incident.severity, box)
+            self.engine.carry_over(camera, left_here, follow=follow)
+            log.info("%s: incident %s left in progress %s", camera, incident.key,
+                     "is followed on" if follow else "is closed")  # fmt: skip
+        return len(left)
 
     def end_camera(self, camera: str, *, handed_on: bool) -> None:
         """One camera stops here mid-run: handed on, its incidents are closed (the next worker opens its own);

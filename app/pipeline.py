@@ -190,6 +190,7 @@ class Pipeline:
             if name in hub.states:  # still draining from an earlier lease: started again once it has gone
                 self._restart.add(name)
                 continue
+            self.alerts.take_over(name)
             self._start(roster.camera(name), hub, monitor, by_name)
         roster.busy = self.alerts.engine.busy_cameras()
         if self.metrics is not None:
@@ -222,6 +223,7 @@ class Pipeline:
         if name in self._restart:
             self._restart.discard(name)
             if roster.epoch(name) is not None:
+                self.alerts.take_over(name)
                 self._start(roster.camera(name), hub, monitor, by_name)
 
     def _perceive(self, batch: list[Frame]) -> list[Tubelet]:

@@ -24,6 +24,7 @@ from fallwatch.alerts.records import (
     IncidentCounts,
     IncidentKind,
     IncidentQuery,
+    InProgress,
     Outcome,
     Status,
     WriteItem,
@@ -327,6 +328,28 @@ class Incidents:
         )
         with self._db.transaction() as session:
             return {name: incident_record(row, name) for row, name in session.execute(statement).all()}
+
+    def in_progress(self, camera: str) -> list[InProgress]:
+        """The camera's incidents that nothing has ended yet (no outcome), oldest first."""
+        statement = (
+            select(IncidentRow)
+            .join(CameraRow, CameraRow.id == IncidentRow.camera_id)
+            .where(CameraRow.name == camera, IncidentRow.outcome.is_(None))
+            .order_by(IncidentRow.id)
+        )
+        with self._db.transaction() as session:
+            left = []
+            for row in session.scalars(statement).all():
+                last = session.scalars(
+                    select(EventRow)
+                    .where(EventRow.incident_id == row.id)
+                    .order_by(EventRow.id.desc())
+                    .limit(1)
+                ).one()  # every incident is made by its first event
+                left.append(
+                    InProgress(row.key, row.track_id, row.zone, Severity(row.severity), _box(last), last.at)
+                )
+            return left
 
     def timeline(self, incident_id: int) -> list[ScoreSample]:
         with self._db.transaction() as session:

@@ -68,6 +68,18 @@ class AlertsConfig(Section):
         le=120,
         description="A lost track's incident is continued by a new track that starts nearby within this many seconds; otherwise it is closed.",
     )
+    carry_over_s: float = Field(
+        600.0,
+        ge=0,
+        le=86400,
+        description="An incident left in progress on a camera this worker takes (its worker was killed, or the last run crashed), last written within this many seconds, is followed on: a person lying near where it was is taken to be the same person, so a collapse is still told. Older ones are closed. 0: neither (they stay as they were left).",
+    )
+    carry_over_wait_s: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="How long after a taken camera's first frame a carried-over incident waits for its person (tracking and the recognizer's first tubelet take a few seconds) before it is closed.",
+    )
     reattach_distance: float = Field(
         1.0,
         gt=0,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from fallwatch.alerts.engine import AlertEngine, events
+from fallwatch.alerts.engine import AlertEngine, LeftIncident, events
 from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind
 from fallwatch.core.config import AlertsConfig
 from fallwatch.core.types import Box, EventKind, Prediction, Severity
@@ -370,3 +370,47 @@ def test_invalid_zone_polygons_are_refused(points: tuple[tuple[float, float], ..
 
     with pytest.raises(FallWatchError, match=expected):
         Zone("door", ZoneKind.IGNORE, points)
+
+
+# --- incidents carried over from another worker -----------------------------------------------------------------
+
+
+def carried(rows: Iterable[Row], severity: Severity = Severity.WARNING, *, follow: bool = True,
+            config: AlertsConfig | None = None) -> list[tuple[EventKind, float, str, int]]:  # fmt: skip
+    """Rows fed to an engine that carries over one incident left on 'cam' near LYING."""
+    engine = AlertEngine(config or mechanics(collapse_after_s=5.0, carry_over_wait_s=10.0), run_id="w-b/")
+    engine.carry_over("cam", LeftIncident("w-a/cam/3/12.000", 3, None, severity, LYING), follow=follow)
+    alerts = engine.advance("cam", 0.0)  # the camera's first frame here
+    for pts, track, scores, box in rows:
+        alerts += engine.feed(Prediction("cam", track, pts, scores, box))
+    alerts += engine.finish()
+    return [(e.kind, e.pts, e.incident_key, e.track_id) for e in events(alerts)]
+
+
+def test_a_person_still_down_where_an_incident_was_left_escalates_it() -> None:
+    # The worker that opened the incident was killed before the collapse: its successor tells it.
+    seen = carried(series(3, 12, 7, L, LYING))
+    assert seen[0] == (EventKind.ESCALATED, 8.0, "w-a/cam/3/12.000", 7)  # down and still from 3 s, for 5 s
+    assert [k for k, *_ in seen] == [EventKind.ESCALATED, EventKind.CLOSED]
+    assert {key for _, _, key, _ in seen} == {"w-a/cam/3/12.000"}  # no incident of its own
+
+
+def test_a_carried_over_incident_already_escalated_is_not_escalated_again() -> None:
+    seen = carried(series(3, 12, 7, L, LYING) + series(12, 16, 7, N, LYING), Severity.CRITICAL)
+    assert [k for k, *_ in seen] == [EventKind.RECOVERED, EventKind.CLOSED]
+
+
+def test_a_person_standing_near_does_not_take_a_carried_over_incident() -> None:
+    # A carer walking in beside the place must not make the incident theirs (and "recover" it).
+    seen = carried(series(3, 14, 8, N, LYING))
+    assert seen == [(EventKind.CLOSED, 10.5, "w-a/cam/3/12.000", 3)]  # waited 10 s from the first frame
+
+
+def test_a_carried_over_incident_nobody_takes_closes_after_the_wait() -> None:
+    seen = carried(series(3, 14, 9, L, (400.0, 240.0, 600.0, 300.0)))  # down, but far away: another person
+    assert seen == [(EventKind.CLOSED, 10.5, "w-a/cam/3/12.000", 3)]
+
+
+def test_an_old_incident_left_in_progress_is_only_closed() -> None:
+    seen = carried(series(3, 12, 7, L, LYING), follow=False)
+    assert seen == [(EventKind.CLOSED, 0.0, "w-a/cam/3/12.000", 3)]
