@@ -170,6 +170,7 @@ class HomeAssistantBridge:
         self._connections = 0
         self._published: dict[str, str | bytes] = {}
         self._stop = threading.Event()
+        self._reassert = threading.Event()  # another worker said offline for all of FallWatch: say online again
         self._thread = threading.Thread(target=self._loop, name="home-assistant", daemon=True)
 
     @property
@@ -191,7 +192,15 @@ class HomeAssistantBridge:
         self._session = session
         if self.config.home_assistant.commands:
             session.subscribe(f"{self._prefix}/+/command", self._command)
+        session.subscribe(availability_topic(self._prefix), self._availability_said)
         self._greet(session)
+
+    def _availability_said(self, _topic: str, payload: bytes) -> None:
+        """Workers share the availability topic, and each one's last will (or clean stop) says `offline` for
+        all: while this one runs, it says `online` again. Published from the bridge's thread: this callback runs
+        on the MQTT client's, which must not wait for its own acknowledgements."""
+        if payload == OFFLINE.encode() and not self._stop.is_set():
+            self._reassert.set()
 
     def _greet(self, session: MqttSession) -> None:
         """After each (re)connection: the broker has published our last will, so say online and all again."""
@@ -252,6 +261,10 @@ class HomeAssistantBridge:
                 log.warning("Home Assistant states not published: %s", exc)
 
     def publish_changes(self) -> None:
+        if self._reassert.is_set() and self._session is not None:
+            self._reassert.clear()
+            self._session.publish(availability_topic(self._prefix), ONLINE, retain=True)
+            log.info("another worker said offline for FallWatch; said online again (this one runs)")
         statuses = {s.camera: s.state.value for s in self.store.cameras.all()}
         latest = self.store.incidents.latest_by_camera()
         for camera in self.cameras:

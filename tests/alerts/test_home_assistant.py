@@ -190,6 +190,60 @@ def test_an_acknowledge_from_home_assistant_is_recorded_as_the_dashboard_records
         store.close()
 
 
+def _said(listener: Listener, topic: str, payload: bytes, timeout_s: float = 20.0) -> None:
+    """Until `payload` arrives on `topic` (live, not the last retained one only)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"{topic}: no {payload!r} within {timeout_s} s"
+        try:
+            got = listener.arrivals.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if got == (topic, payload):
+            return
+
+
+def _die(running: HomeAssistantBridge) -> None:
+    """The worker's process dies: its connection drops without a word, and the broker sends its last will."""
+    running._stop.set()
+    session = running._session
+    assert session is not None
+    client = session._client
+    client.loop_stop()  # no reconnection: the process is gone
+    sock = client.socket()
+    assert sock is not None
+    sock.close()
+
+
+def test_one_worker_that_dies_or_stops_does_not_grey_out_a_worker_that_runs(tmp_path: Path) -> None:
+    # Regression: every worker's last will says offline on the one availability topic, so one worker's death
+    # made every entity unavailable, the fall sensor included, while the others went on watching.
+    config = mqtt_config()
+    store = open_store(f"sqlite:///{tmp_path / 'fw.db'}")
+    availability = f"{config.topic_prefix}/availability"
+    listener = Listener(f"{config.topic_prefix}/#")
+    staying = bridge(store, ["hall"], config, tmp_path).start()
+    dying = bridge(store, ["hall"], config, tmp_path).start()
+    stopping = bridge(store, ["hall"], config, tmp_path).start()
+    try:
+        listener.wait_for(availability, b"online")
+        _die(dying)
+        _said(listener, availability, b"offline")  # the broker's last will for the dead one
+        _said(listener, availability, b"online")  # and the running one says online again
+        stopping.stop()
+        _said(listener, availability, b"offline")
+        _said(listener, availability, b"online")
+        time.sleep(1.0)  # several polls: nothing more to say
+        assert listener.last[availability] == b"online"
+    finally:
+        staying.stop()
+        listener.wait_for(availability, b"offline")  # the last one to stop: FallWatch is offline
+        _clear(listener, config)
+        listener.close()
+        store.close()
+
+
 def _clear(listener: Listener, config: MqttConfig) -> None:
     """Leave the shared broker as it was: no retained messages of this test."""
     session = MqttSession(BrokerOptions())
