@@ -170,7 +170,9 @@ class HomeAssistantBridge:
         self._connections = 0
         self._published: dict[str, str | bytes] = {}
         self._stop = threading.Event()
-        self._reassert = threading.Event()  # another worker said offline for all of FallWatch: say online again
+        self._reassert = (
+            threading.Event()
+        )  # another worker said offline for all of FallWatch: say online again
         self._thread = threading.Thread(target=self._loop, name="home-assistant", daemon=True)
 
     @property
