@@ -300,7 +300,9 @@ class AlertEngine:
         """Give `track` a nearby orphaned incident (or, when it is about to open one, a silent track's)."""
         options: list[tuple[float, str, _Incident, _Orphan | _Track]] = []
         for orphan in camera.orphans:
-            if orphan.needs_down and not _down(track.smoothed):
+            # A carried-over incident goes only to a person found down where it was: one seen falling here may
+            # have got up unseen while no worker watched, and their new fall is told as an incident of its own.
+            if orphan.needs_down and (include_silent or not _down(track.smoothed)):
                 continue
             if (distance := self._near(orphan.incident, track.box)) is not None:
                 options.append((distance, orphan.incident.key, orphan.incident, orphan))

@@ -414,3 +414,11 @@ def test_a_carried_over_incident_nobody_takes_closes_after_the_wait() -> None:
 def test_an_old_incident_left_in_progress_is_only_closed() -> None:
     seen = carried(series(3, 12, 7, L, LYING), follow=False)
     assert seen == [(EventKind.CLOSED, 0.0, "w-a/cam/3/12.000", 3)]
+
+
+def test_a_fall_seen_near_a_carried_over_incident_is_told_as_its_own() -> None:
+    # The person may have got up while no worker watched: a fall seen here must not vanish into the old incident.
+    seen = carried(series(3, 5, 4, N, STANDING) + series(5, 6, 4, F, STANDING) + series(6, 14, 4, L, LYING))
+    opened = [s for s in seen if s[0] is EventKind.OPENED]
+    assert len(opened) == 1 and opened[0][2].startswith("w-b/cam/4/")
+    assert (EventKind.CLOSED, 10.5, "w-a/cam/3/12.000", 3) in seen  # the old one waited, then closed
