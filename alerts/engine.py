@@ -192,19 +192,23 @@ class AlertEngine:
         """Let stream time pass on a camera (call once per analysed frame): lost tracks and cooldowns end."""
         return self._advance(camera, self._camera(camera), pts)
 
-    def finish(self, camera: str | None = None) -> list[Alert]:
-        """End of stream: close every incident (of one camera, or all) and forget their tracks."""
+    def finish(self, camera: str | None = None, *, leave_down: bool = False) -> list[Alert]:
+        """End of stream: close every incident (of one camera, or all) and forget their tracks. With
+        `leave_down` (the worker stops, the camera goes on), an incident whose person is still down is left in
+        progress, not closed: whoever analyses the camera next carries it over (`carry_over`)."""
         names = [camera] if camera is not None else sorted(self._cameras)
         alerts: list[Alert] = []
         for name in names:
             state = self._cameras.pop(name, None)
             if state is None:
                 continue
-            for track in sorted(state.tracks.values(), key=lambda t: t.track_id):
-                if track.incident is not None:
-                    alerts += self._close(track.incident, state.now)
-            for orphan in state.orphans:
-                alerts += self._close(orphan.incident, state.now)
+            followed = [
+                t.incident for t in sorted(state.tracks.values(), key=lambda t: t.track_id) if t.incident
+            ]
+            followed += [orphan.incident for orphan in state.orphans]  # lost while down
+            for incident in followed:
+                if not (leave_down and incident.phase is _Phase.DOWN):
+                    alerts += self._close(incident, state.now)
         return alerts
 
     def carry_over(self, camera: str, left: LeftIncident, *, follow: bool) -> None:

@@ -126,9 +126,11 @@ class AlertService:
         if self.recorder is not None:
             self.recorder.finish(camera)
 
-    def close(self, timeout_s: float = 30.0) -> bool:
-        """End every incident and clip; True when everything reached the store within `timeout_s`."""
-        self._handle(self.engine.finish())
+    def close(self, timeout_s: float = 30.0, *, leave_down: bool = False) -> bool:
+        """End every incident and clip; True when everything reached the store within `timeout_s`. With
+        `leave_down` (a stop, not the end of the streams), incidents whose person is still down stay in progress
+        for the camera's next worker to take up."""
+        self._handle(self.engine.finish(leave_down=leave_down))
         if self.recorder is not None:
             self.recorder.finish()
         return self.writer.stop(timeout_s)

@@ -164,7 +164,8 @@ class Pipeline:
                 self._report(hub.cameras, monitor)
             for name in set(hub.finished()) - flushed:
                 predictions += self._judge(self.perception.finish(name))
-        stored = self.alerts.close()
+        # Stopped (a signal), not at the end of the streams: a person still down is left for the next worker.
+        stored = self.alerts.close(leave_down=stop.is_set() and roster is not None)
         wall = time.monotonic() - start
         reports = {c.name: self._camera_report(c, hub) for c in [*self._ended.values(), *hub.cameras]}
         return RunResult(list(self.alerts.events), reports, analysed, wall, stored,

@@ -422,3 +422,15 @@ def test_a_fall_seen_near_a_carried_over_incident_is_told_as_its_own() -> None:
     opened = [s for s in seen if s[0] is EventKind.OPENED]
     assert len(opened) == 1 and opened[0][2].startswith("w-b/cam/4/")
     assert (EventKind.CLOSED, 10.5, "w-a/cam/3/12.000", 3) in seen  # the old one waited, then closed
+
+
+def test_a_stop_leaves_an_incident_whose_person_is_down_for_the_next_worker() -> None:
+    engine = AlertEngine(mechanics(cooldown_s=30.0, crowd_hold=False))  # two people, both told
+    rows = series(0, 2, 1, N, STANDING) + series(2, 3, 1, F, STANDING) + series(3, 6, 1, L, LYING)  # down
+    rows += series(0, 2, 2, N, STANDING) + series(2, 3, 2, F, STANDING) + series(3, 5, 2, N, STANDING)  # up
+    alerts = []
+    for pts, track, scores, box in sorted(rows, key=lambda r: (r[0], r[1])):
+        alerts += engine.feed(Prediction("cam", track, pts, scores, box))
+    assert [(e.kind, e.track_id) for e in events(alerts)].count((EventKind.RECOVERED, 2)) == 1
+    closed = [(e.kind, e.track_id) for e in events(engine.finish(leave_down=True))]
+    assert closed == [(EventKind.CLOSED, 2)]  # the one who got up; the one still down stays in progress

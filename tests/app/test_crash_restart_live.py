@@ -1,5 +1,6 @@
-"""`fallwatch run` SIGKILLed while a person is down, then started again on the same store: the incident it left in
-progress is taken up by the new run (followed on, or closed), never left "in progress" for ever.
+"""`fallwatch run` SIGKILLed, or stopped with SIGTERM, while a person is down, then started again on the same
+store: the incident it left in progress is taken up by the new run (followed on, or closed), never left "in
+progress" for ever nor closed while the person is down.
 
 The shipped GMDCSA24 clip loops on a live loopback camera at half speed; a webhook receiver checks every
 signature. The first run is told never to see a recovery or a collapse (`recover_windows` and
@@ -96,21 +97,25 @@ def _outcome(data_dir: Path, incident_id: int) -> str | None:
     return outcome  # type: ignore[no-any-return]
 
 
-def test_an_incident_left_by_a_killed_run_is_taken_up_by_the_next(
-    tmp_path: Path, camera: LiveCamera, receiver: Receiver
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+def test_an_incident_left_by_a_stopped_or_killed_run_is_taken_up_by_the_next(
+    tmp_path: Path, camera: LiveCamera, receiver: Receiver, stop: signal.Signals
 ) -> None:
+    # Regressions: killed, the incident stayed in progress for ever; stopped (a rolling restart), it was closed
+    # with the person still down. Either way its collapse could never be told.
     data_dir = tmp_path / "data"
     # Nobody gets up or collapses for the first run: the incident is surely in progress when it is killed.
     first = _start(camera, receiver, data_dir, {"recover_windows": "50", "collapse_after_s": "600"})
     try:
         opened = _wait_for(receiver, lambda b: b["event"] == "incident.opened", OPENED_WITHIN_S, first)
-        first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=30)
+        first.send_signal(stop)
+        _out, err = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             first.kill()
+    assert stop is signal.SIGKILL or first.returncode == 0, err[-3000:]
     incident_id = opened["incident_id"]
-    assert _outcome(data_dir, incident_id) is None  # left in progress: nothing ended it
+    assert _outcome(data_dir, incident_id) is None  # left in progress: the person is still down
 
     second = _start(camera, receiver, data_dir, {})  # the shipped rules: whatever the person does is told
     try:

@@ -108,7 +108,8 @@ def _watch(loop_server: LoopServer, receiver: Receiver, data_dir: Path) -> subpr
                 break
             time.sleep(1.0)
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # drains the queues, closes incidents, flushes the outbox
+            # Drains the queues, closes incidents (a person still down stays in progress), flushes the outbox.
+            process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
@@ -125,7 +126,8 @@ def test_every_fall_of_a_person_who_keeps_falling_is_told(
     assert result.returncode == 0, result.stderr[-3000:]
 
     bodies = _bodies(receiver)
-    # Stopping closes the incident still followed, at the last stream time analysed: how far the run got.
+    # The last event told is how far the run got (stopping closes an incident still followed at the last stream
+    # time analysed, unless its person is down: that one is left for the next worker).
     reached = max((b["pts"] for b in bodies if b["pts"] is not None), default=0.0)
     shown = (
         math.floor((reached - FALL_AT_S - DETECT_S) / loop_s) + 1 if reached >= FALL_AT_S + DETECT_S else 0
