@@ -151,6 +151,11 @@ class _Camera:
     tracks: dict[int, _Track] = field(default_factory=dict)
     orphans: list[_Orphan] = field(default_factory=list)
 
+    def followed(self) -> list[_Incident]:
+        """The incidents followed on this camera: its tracks' (by track id), then those lost while down."""
+        by_track = [t.incident for t in sorted(self.tracks.values(), key=lambda t: t.track_id) if t.incident]
+        return by_track + [orphan.incident for orphan in self.orphans]
+
 
 def zones_from_config(config: AlertsConfig) -> dict[str, CameraZones]:
     return {
@@ -202,11 +207,7 @@ class AlertEngine:
             state = self._cameras.pop(name, None)
             if state is None:
                 continue
-            followed = [
-                t.incident for t in sorted(state.tracks.values(), key=lambda t: t.track_id) if t.incident
-            ]
-            followed += [orphan.incident for orphan in state.orphans]  # lost while down
-            for incident in followed:
+            for incident in state.followed():
                 if not (leave_down and incident.phase is _Phase.DOWN):
                     alerts += self._close(incident, state.now)
         return alerts
@@ -228,13 +229,11 @@ class AlertEngine:
 
     def busy_cameras(self) -> frozenset[str]:
         """Cameras with an incident still being followed."""
-        return frozenset(name for name, c in self._cameras.items()
-                         if c.orphans or any(t.incident for t in c.tracks.values()))  # fmt: skip
+        return frozenset(name for name, c in self._cameras.items() if c.followed())
 
     def open_incidents(self) -> list[str]:
         """Keys of the told incidents still being followed, in a stable order."""
-        followed = [t.incident for c in self._cameras.values() for t in c.tracks.values() if t.incident]
-        followed += [o.incident for c in self._cameras.values() for o in c.orphans]
+        followed = [incident for c in self._cameras.values() for incident in c.followed()]
         return sorted(incident.key for incident in followed if not incident.held)
 
     # --- time ---------------------------------------------------------------------------------------------------
@@ -421,8 +420,7 @@ class AlertEngine:
         """Someone else's told incident is still being followed on this camera."""
         if not self._config.crowd_hold:
             return False
-        others = [t.incident for t in camera.tracks.values() if t is not track and t.incident]
-        others += [orphan.incident for orphan in camera.orphans]
+        others = [incident for incident in camera.followed() if incident is not track.incident]
         return any(not incident.held for incident in others)
 
     def _open(
