@@ -8,8 +8,13 @@ get up first it is marked RECOVERED; `cooldown_s` later (still up) it is CLOSED.
 continues the same incident, but is an event of its own (FELL_AGAIN): a person who falls again must never go
 untold because they fell soon after getting up. One incident per person per event, never one per window.
 
-Two rules keep misread crowds quiet. A person whose box travels faster than `travel_limit` box sides a second is
-walking, not falling, and opens nothing while they do (from a ceiling camera a walker can look like a person
+A fall must also look like one from outside the network: with `min_descent`, an incident opens only if the top
+of the person's box came down by that fraction of their height within the tubelet (`Prediction.motion`) or one
+judged in the last `fall_to_lying_s`. Walkers seen from above, sit-ups and lying down on a bed mostly read as lying
+to the network without their box coming down; a fall pulls it down.
+
+Two rules keep misread crowds quiet. A person whose box travels faster than `travel_limit` box sides a second
+(over their last predictions, or within the tubelet) is walking, not falling, and opens nothing while they do (from a ceiling camera a walker can look like a person
 lying). While an incident is followed on a camera, another person's fall there is followed silently
 (held, with `crowd_hold`) and raised only if they stay down and still for `collapse_after_s`: it then opens and
 escalates at once. A real second fall is still told; a crowd of misread walkers is one incident, not one per walker.
@@ -32,7 +37,7 @@ from enum import Enum
 
 from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind, box_centre, longer_side
 from fallwatch.core.config import AlertsConfig
-from fallwatch.core.types import Box, EventKind, IncidentEvent, Prediction, Severity
+from fallwatch.core.types import Box, EventKind, IncidentEvent, Motion, Prediction, Severity
 
 _HISTORY = 32  # predictions of context kept per track, so a new incident's timeline starts before it opened
 
@@ -122,6 +127,7 @@ class _Track:
     fall_run: int = 0
     normal_run: int = 0
     last_fall_pts: float | None = None
+    last_descent_pts: float | None = None  # the last time the box was seen coming down far enough
     history: deque[ScoreSample] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     path: deque[_Place] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     incident: _Incident | None = None
@@ -373,8 +379,16 @@ class AlertEngine:
         track.normal_run = track.normal_run + 1 if smoothed["normal"] >= cfg.recover_threshold else 0
         if falling:
             track.last_fall_pts = pts
+        motion = prediction.motion
+        if motion is None or motion.descent >= cfg.min_descent:
+            track.last_descent_pts = pts
         resting = camera.zones.resting(prediction.box)
-        fell = not resting and self._fell(track, smoothed, pts) and not self._travelling(track)
+        fell = (
+            not resting
+            and self._fell(track, smoothed, pts)
+            and self._came_down(track, pts)
+            and not self._travelling(track, motion)
+        )
 
         incident = track.incident
         if incident is None:
@@ -402,11 +416,19 @@ class AlertEngine:
         recent_fall = track.last_fall_pts is not None and pts - track.last_fall_pts <= cfg.fall_to_lying_s
         return lying and recent_fall
 
-    def _travelling(self, track: _Track) -> bool:
-        """Moving across the scene faster than a person falling and coming to rest does."""
+    def _came_down(self, track: _Track, pts: float) -> bool:
+        """The box came down far enough in this tubelet or one of the last `fall_to_lying_s` (see the module)."""
+        last = track.last_descent_pts
+        return last is not None and pts - last <= self._config.fall_to_lying_s
+
+    def _travelling(self, track: _Track, motion: Motion | None) -> bool:
+        """Moving across the scene faster than a person falling and coming to rest does: over the track's last
+        `travel_window_s` of predictions or within this tubelet (a track's first tubelets have no path yet)."""
         limit, window = self._config.travel_limit, self._config.travel_window_s
         if limit <= 0:
             return False
+        if motion is not None and motion.speed > limit:
+            return True
         now = track.path[-1]
         span = [place for place in track.path if now.pts - place.pts <= window]
         elapsed = now.pts - span[0].pts
@@ -417,7 +439,11 @@ class AlertEngine:
         return distance / side / elapsed > limit
 
     def _crowded(self, camera: _Camera, track: _Track) -> bool:
-        """Someone else's told incident is still being followed on this camera."""
+        """Someone else's told incident is still being followed on this camera, or (`crowd_size`) so many people
+        are tracked here that a fall is told only once the person stays down."""
+        size = self._config.crowd_size
+        if size and len(camera.tracks) >= size:
+            return True
         if not self._config.crowd_hold:
             return False
         others = [incident for incident in camera.followed() if incident is not track.incident]

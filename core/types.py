@@ -189,19 +189,67 @@ class Tubelet:
         return int(self.frames.shape[0])
 
     @property
+    def motion(self) -> Motion:
+        """How this tubelet's boxes moved."""
+        return Motion.of(self.boxes, self.pts)
+
+    @property
     def size(self) -> int:
         return int(self.frames.shape[1])
 
 
 @dataclass(frozen=True, slots=True)
+class Motion:
+    """How a person's box moved over one tubelet, for the alert engine to weigh beside the recognizer's scores.
+
+    `descent`: how far the last box's top is below the highest top, in units of the tallest box (0 when it did
+    not come down); a fall pulls the top of the box down within a second or two, walking, sit-ups and lying down
+    on a bed mostly do not. `speed`: how far the box centre travelled from the first box to the last, in box
+    sides (the longest seen) per second; a walker crosses the view, a falling person comes to rest near where
+    they stood.
+    """
+
+    descent: float
+    speed: float
+
+    def __post_init__(self) -> None:
+        for name in ("descent", "speed"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"motion {name} must be a finite number >= 0, got {value}")
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, boxes: npt.NDArray[Any], pts: npt.NDArray[Any]) -> Motion:
+        """The motion of N boxes (N x 4, source pixels, oldest first) seen at stream times `pts` (N,)."""
+        if len(boxes) == 0:
+            return cls(0.0, 0.0)
+        boxes = np.asarray(boxes, dtype=np.float64)
+        tops, heights = boxes[:, 1], boxes[:, 3] - boxes[:, 1]
+        tallest, side = float(np.max(heights)), float(np.max(np.maximum(heights, boxes[:, 2] - boxes[:, 0])))
+        descent = max(0.0, float(tops[-1] - np.min(tops)) / tallest) if tallest > 0 else 0.0
+        elapsed = float(pts[-1] - pts[0])
+        if elapsed < _MOTION_MIN_S or side <= 0:
+            return cls(descent, 0.0)  # too short a span to tell a walker's pace
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        travelled = float(np.hypot(*(centres[-1] - centres[0])))
+        return cls(descent, travelled / side / elapsed)
+
+
+_MOTION_MIN_S = 0.4
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
-    """The recognizer's verdict on one tubelet: a probability per label."""
+    """The recognizer's verdict on one tubelet: a probability per label, with the tubelet's last box and how
+    its boxes moved (None where that is not known, which the alert engine takes as no evidence either way)."""
 
     camera: str
     track_id: int
     pts: float
     scores: dict[str, float]
     box: Box
+    motion: Motion | None = None
 
     def __post_init__(self) -> None:
         if set(self.scores) != set(LABELS):
@@ -211,6 +259,8 @@ class Prediction:
             raise ValueError(f"scores must sum to 1, got {sum(scores.values()):.4f}")
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "box", _check_box(self.box, "box"))
+        if self.motion is not None and not isinstance(self.motion, Motion):
+            raise TypeError(f"motion must be a Motion or None, got {type(self.motion).__name__}")
 
     @property
     def label(self) -> str:

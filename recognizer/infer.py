@@ -125,6 +125,7 @@ class Recognizer:
                 pts=t.pts_end,
                 scores={label: float(p) for label, p in zip(LABELS, row / row.sum(), strict=True)},
                 box=tuple(float(v) for v in t.boxes[-1]),  # type: ignore[arg-type]
+                motion=t.motion,
             )
             for t, row in zip(tubelets, probabilities, strict=True)
         ]

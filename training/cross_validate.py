@@ -147,7 +147,8 @@ def window_predictions(
         scores = np.asarray(row, dtype=np.float64) / float(np.sum(row))
         box = tuple(float(v) for v in window.track.boxes[end])
         out.append(Prediction(CAMERA, window.track.track_id, float(window.track.pts[end]),
-                              dict(zip(LABELS, scores.tolist(), strict=True)), box))  # type: ignore[arg-type]  # fmt: skip
+                              dict(zip(LABELS, scores.tolist(), strict=True)), box,  # type: ignore[arg-type]
+                              window.motion(length)))  # fmt: skip
     return tuple(sorted(out, key=lambda p: (p.pts, p.track_id)))
 
 

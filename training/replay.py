@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from fallwatch.alerts.engine import AlertEngine
 from fallwatch.core.config import AlertsConfig
-from fallwatch.core.types import LABELS, EventKind, Prediction
+from fallwatch.core.types import LABELS, EventKind, Motion, Prediction
 from fallwatch.training.scoring import Outcome, judge_alarms
 
 CAMERA = "replay"
@@ -33,6 +33,10 @@ LYING_THRESHOLDS = (0.6, 0.8)
 TRAVEL_LIMITS = (0.0, 0.6, 1.0)
 # The newest prediction's weight in the moving average: heavier smoothing is quieter, lighter tells sooner.
 SMOOTHINGS = (0.5, 0.75, 1.0)
+# Off, or the fraction of their height a person's box must have come down for a fall to be told.
+MIN_DESCENTS = (0.0, 0.2, 0.3)
+# Off, or how many people tracked at once make a crowd, where a fall is told only once the person stays down.
+CROWD_SIZES = (0, 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +53,26 @@ class JudgedClip:
 
 
 def prediction_rows(predictions: Sequence[Prediction]) -> list[list[float]]:
-    """Predictions as plain numbers (for a fold's JSON): track, pts, one score per label, box."""
+    """Predictions as plain numbers (for a fold's JSON): track, pts, one score per label, box, and the motion's
+    descent and speed when it is known."""
     return [
         [float(p.track_id), round(p.pts, 4), *(round(p.scores[k], 5) for k in LABELS), *p.box]
+        + ([] if p.motion is None else [round(p.motion.descent, 4), round(p.motion.speed, 4)])
         for p in predictions
     ]
 
 
 def predictions_from_rows(rows: Sequence[Sequence[float]]) -> tuple[Prediction, ...]:
+    """The inverse of `prediction_rows` (rows written before motion was recorded have none)."""
     out = []
+    box_at = 2 + len(LABELS)
     for row in rows:
-        scores = np.array(row[2 : 2 + len(LABELS)], dtype=np.float64)
+        scores = np.array(row[2:box_at], dtype=np.float64)
         scores = scores / scores.sum()  # rounding in the JSON must not break the sum-to-one check
-        box = tuple(float(v) for v in row[2 + len(LABELS) : 6 + len(LABELS)])
+        box = tuple(float(v) for v in row[box_at : box_at + 4])
+        motion = Motion(float(row[box_at + 4]), float(row[box_at + 5])) if len(row) > box_at + 5 else None
         out.append(Prediction(CAMERA, int(row[0]), float(row[1]), dict(zip(LABELS, scores.tolist(), strict=True)),
-                              box))  # type: ignore[arg-type]  # fmt: skip
+                              box, motion))  # type: ignore[arg-type]  # fmt: skip
     return tuple(out)
 
 
@@ -96,10 +105,18 @@ def engine_grid(base: AlertsConfig) -> list[AlertsConfig]:
                 "lying_threshold": lying,
                 "travel_limit": travel,
                 "smoothing": smoothing,
+                "min_descent": descent,
+                "crowd_size": crowd,
             }
         )
-        for t, n, lying, travel, smoothing in itertools.product(
-            FALL_THRESHOLDS, FALL_WINDOWS, LYING_THRESHOLDS, TRAVEL_LIMITS, SMOOTHINGS
+        for t, n, lying, travel, smoothing, descent, crowd in itertools.product(
+            FALL_THRESHOLDS,
+            FALL_WINDOWS,
+            LYING_THRESHOLDS,
+            TRAVEL_LIMITS,
+            SMOOTHINGS,
+            MIN_DESCENTS,
+            CROWD_SIZES,
         )
     ]
 
@@ -144,9 +161,11 @@ def _grid_key(config: AlertsConfig) -> tuple[float, ...]:
 
 
 def _strictness(config: AlertsConfig) -> tuple[float, ...]:
-    """Larger is quieter: more falling windows, higher thresholds, a lower travel limit, heavier smoothing."""
+    """Larger is quieter: more falling windows, higher thresholds, a lower travel limit, heavier smoothing, a
+    larger descent asked of a fall."""
     travel = -(config.travel_limit or math.inf)  # a lower limit holds back more
-    return (config.fall_windows, config.fall_threshold, config.lying_threshold, travel, -config.smoothing)
+    return (config.fall_windows, config.fall_threshold, config.lying_threshold, travel, -config.smoothing,
+            config.min_descent, -(config.crowd_size or math.inf))  # fmt: skip
 
 
 def choose_engine(clips: Sequence[JudgedClip], base: AlertsConfig) -> AlertsConfig:
@@ -161,4 +180,6 @@ def engine_settings(config: AlertsConfig) -> dict[str, float]:
         "lying_threshold": config.lying_threshold,
         "travel_limit": config.travel_limit,
         "smoothing": config.smoothing,
+        "min_descent": config.min_descent,
+        "crowd_size": config.crowd_size,
     }

@@ -75,7 +75,7 @@ def per_class_table(report: dict[str, Any]) -> str:
 def rules_table(report: dict[str, Any]) -> str:
     rows = [
         "| fold | held-out groups | alert engine (fall threshold, fall windows, lying threshold, travel limit, "
-        "smoothing) "
+        "smoothing, min descent, crowd size) "
         "| window rule (threshold, windows in a row) | package rule |",
         "|---|---|---|---|---|",
     ]
@@ -83,7 +83,8 @@ def rules_table(report: dict[str, Any]) -> str:
         engine = rules.get("fallwatch", {})
         engine_text = (
             f"{engine.get('fall_threshold')}, {engine.get('fall_windows')}, {engine.get('lying_threshold')}, "
-            f"{engine.get('travel_limit', 0.0)}, {engine.get('smoothing', '-')}"
+            f"{engine.get('travel_limit', 0.0)}, {engine.get('smoothing', '-')}, {engine.get('min_descent', 0.0)}, "
+            f"{engine.get('crowd_size', 0)}"
         )
         rec = rules.get("recognizer", {})
         pkg = rules.get("human_fall_detection")

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fallwatch.core.manifest import ManifestEntry
-from fallwatch.core.types import LABELS
+from fallwatch.core.types import LABELS, Motion
 from fallwatch.recognizer.trajectory import trajectory_features
 from fallwatch.training.histories import ClipHistory, TrackHistory
 from fallwatch.training.labels import fall_times, faller, window_label
@@ -42,10 +42,18 @@ class Window:
         span = self._span(length)
         return trajectory_features(self.track.boxes[span], self.track.keypoints[span])
 
+    def boxes(self, length: int) -> npt.NDArray[np.float32]:
+        """The source-pixel boxes of the same frames (what the tubelet carries)."""
+        return self.track.boxes[self._span(length)]
+
+    def motion(self, length: int) -> Motion:
+        """How the boxes of the same frames moved, as a tubelet's would (`Tubelet.motion`)."""
+        return Motion.of(self.boxes(length), self.track.pts[self._span(length)])
+
     def looks_down(self, length: int) -> bool:
         """Whether the person looks low or goes low in these frames (a box as wide as it is tall, or one that
         loses a quarter of its height): in a `normal` window, the daily life most like a fall."""
-        boxes = self.track.boxes[self._span(length)]
+        boxes = self.boxes(length)
         width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         return bool((width >= height).any() or height.min() < 0.75 * height.max())
 

@@ -9,7 +9,7 @@ from fallwatch.core.config.zones import ZoneConfig
 
 
 class AlertsConfig(Section):
-    # The defaults of smoothing, fall_threshold, fall_windows, lying_threshold and travel_limit are the settings
+    # The defaults of smoothing, fall_threshold, fall_windows, lying_threshold, travel_limit and min_descent are the settings
     # cross-validation chose on every held-out video of both seeds of the shipped recipe (the model card).
     smoothing: float = Field(
         1.0,
@@ -95,9 +95,21 @@ class AlertsConfig(Section):
     travel_window_s: float = Field(
         1.2, gt=0, le=10, description="Seconds of a track's boxes over which travel_limit measures its speed."
     )
+    min_descent: float = Field(
+        0.0,
+        ge=0,
+        le=5,
+        description="A fall opens an incident only if, in its tubelet or one of the last fall_to_lying_s seconds, the top of the person's box came down by at least this fraction of their height: a fall pulls the box's top down; a person walking under a ceiling camera, exercising on a mat or lying on a bed mostly does not. 0 turns it off.",
+    )
     crowd_hold: bool = Field(
         True,
         description="While an incident is followed on a camera, another person's fall there raises an incident only once they have stayed down and still for collapse_after_s: in a crowd, misread walkers must not multiply incidents.",
+    )
+    crowd_size: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="With this many people or more tracked on a camera, a fall there is followed silently and raised only once the person has stayed down and still for collapse_after_s: a crowd has bystanders, and walkers misread as falling in it are many. 0 turns it off.",
     )
     timeline_points: int = Field(
         600,

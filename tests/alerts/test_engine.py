@@ -9,7 +9,7 @@ import pytest
 from fallwatch.alerts.engine import AlertEngine, LeftIncident, events
 from fallwatch.alerts.zones import CameraZones, Zone, ZoneKind
 from fallwatch.core.config import AlertsConfig
-from fallwatch.core.types import Box, EventKind, Prediction, Severity
+from fallwatch.core.types import Box, EventKind, Motion, Prediction, Severity
 
 N = {"normal": 0.9, "falling": 0.05, "lying": 0.05}
 F = {"normal": 0.05, "falling": 0.9, "lying": 0.05}
@@ -348,6 +348,70 @@ def test_in_a_crowd_another_persons_fall_is_told_only_if_they_stay_down() -> Non
     ]
     each = run(rows, mechanics(crowd_hold=False))
     assert sorted(t for kind, _, t, _ in each if kind is EventKind.OPENED) == [1, 2, 3]
+
+
+def run_moving(rows: Iterable[tuple[Row, Motion | None]], config: AlertsConfig) -> list[Seen]:
+    """`run`, each prediction with how its tubelet's boxes moved."""
+    engine = AlertEngine(config)
+    alerts = []
+    for (pts, track, scores, box), motion in rows:
+        alerts += engine.feed(Prediction("cam", track, pts, scores, box, motion))
+    alerts += engine.finish()
+    return [(e.kind, e.pts, e.track_id, e.severity) for e in events(alerts)]
+
+
+STILL = Motion(descent=0.0, speed=0.0)
+CAME_DOWN = Motion(descent=0.6, speed=0.3)
+
+
+def test_a_fall_whose_box_never_came_down_opens_nothing_with_min_descent() -> None:
+    # Sit-ups on a mat, a person lying on a bed: the network says falling, the box's top stays where it was.
+    def rows(fall: Motion | None) -> list[tuple[Row, Motion | None]]:
+        before = [(row, STILL) for row in series(0, 2, 1, N, STANDING)]
+        falling = [(row, fall) for row in series(2, 3, 1, F, STANDING)]
+        return before + falling + [(row, STILL) for row in series(3, 8, 1, L, LYING)]
+
+    gated = mechanics(min_descent=0.3)
+    assert run_moving(rows(STILL), gated) == []
+    assert run_moving(rows(CAME_DOWN), gated)[0][:2] == (EventKind.OPENED, 2.5)
+    assert run_moving(rows(None), gated)[0][:2] == (EventKind.OPENED, 2.5)  # not known: no evidence against
+    assert run_moving(rows(STILL), mechanics(min_descent=0))[0][:2] == (EventKind.OPENED, 2.5)
+
+
+def test_lying_after_a_descent_within_fall_to_lying_s_still_opens() -> None:
+    # One falling window whose box came down, then lying (box still): the descent counts for fall_to_lying_s.
+    rows: list[tuple[Row, Motion | None]] = [(row, STILL) for row in series(0, 2, 1, N, STANDING)]
+    rows += [(row, CAME_DOWN) for row in series(2, 2.5, 1, F, STANDING)]
+    rows += [(row, STILL) for row in series(2.5, 10, 1, L, LYING)]
+    assert run_moving(rows, mechanics(min_descent=0.3, fall_windows=3))[0][:2] == (EventKind.OPENED, 2.5)
+    late = [(row, STILL) for row in series(0, 2, 1, N, STANDING)]
+    late += [(row, CAME_DOWN) for row in series(2, 2.5, 1, N, STANDING)]  # came down 4 s before any fall
+    late += [(row, STILL) for row in series(6, 6.5, 1, F, STANDING) + series(6.5, 10, 1, L, LYING)]
+    assert run_moving(late, mechanics(min_descent=0.3, fall_windows=3)) == []
+
+
+def test_a_walker_on_a_new_track_is_held_back_by_the_tubelets_own_speed() -> None:
+    # A track's first tubelets come with no path of predictions behind them: the tubelet's motion tells.
+    def rows(speed: float) -> list[tuple[Row, Motion | None]]:
+        return [(row, Motion(0.5, speed)) for row in series(0, 6, 1, F, STANDING)]
+
+    assert run_moving(rows(2.0), mechanics(travel_limit=0.6)) == []
+    assert run_moving(rows(0.3), mechanics(travel_limit=0.6))[0][:2] == (EventKind.OPENED, 0.5)
+    assert run_moving(rows(2.0), mechanics(travel_limit=0))[0][:2] == (EventKind.OPENED, 0.5)
+
+
+def test_in_a_crowd_of_crowd_size_people_a_fall_is_told_only_once_the_person_stays_down() -> None:
+    walkers: list[Row] = []
+    for track in range(2, 6):  # four people walking about, read as normal
+        walkers += walking(0, 30, track, N, sides_per_s=0.2)
+    faller = series(0, 3, 1, N, STANDING) + series(3, 4, 1, F, STANDING) + series(4, 30, 1, L, LYING)
+    rows = sorted(walkers + faller, key=lambda row: (row[0], row[1]))
+    crowd = mechanics(crowd_size=5, travel_limit=0)
+    opened = [(kind, pts) for kind, pts, track, _ in run(rows, crowd) if track == 1][:2]
+    # Five people tracked: followed silently from 3.5 s, told at 14.0 (down and still from 4.0 for 10 s).
+    assert opened == [(EventKind.OPENED, 14.0), (EventKind.ESCALATED, 14.0)]
+    assert run(rows, mechanics(crowd_size=6, travel_limit=0))[0][:2] == (EventKind.OPENED, 3.5)
+    assert run(rows, mechanics(crowd_size=0, travel_limit=0))[0][:2] == (EventKind.OPENED, 3.5)
 
 
 def test_a_held_fall_is_not_among_the_open_incidents() -> None:

@@ -7,6 +7,7 @@ from fallwatch.core.types import (
     EventKind,
     Frame,
     IncidentEvent,
+    Motion,
     Prediction,
     Severity,
     Track,
@@ -88,3 +89,30 @@ def test_incident_event_coerces_enums() -> None:
     assert event.kind is EventKind.OPENED and event.severity is Severity.CRITICAL
     with pytest.raises(ValueError):
         IncidentEvent("exploded", "k", "cam", 1, 2.0, "warning", 0.9)  # type: ignore[arg-type]
+
+
+def test_motion_measures_how_far_the_box_came_down_and_how_fast_it_travelled() -> None:
+    pts = np.linspace(0.0, 1.5, 16)
+    standing = np.tile(np.array([100.0, 100.0, 160.0, 300.0]), (16, 1))
+    assert Motion.of(standing, pts) == Motion(0.0, 0.0)
+    falling = standing.copy()
+    falling[8:, 1] = np.linspace(100.0, 220.0, 8)  # the top comes down 120 px of a 200 px person
+    assert Motion.of(falling, pts).descent == pytest.approx(0.6)
+    walking = standing + np.outer(pts, [200.0, 0.0, 200.0, 0.0])  # 200 px a second, a 200 px box
+    moved = Motion.of(walking, pts)
+    assert moved.descent == 0.0 and moved.speed == pytest.approx(1.0)
+    assert Motion.of(walking[:3], pts[:3]).speed == 0.0  # 0.2 s: too short to tell a pace
+    assert Motion.of(np.zeros((0, 4)), np.zeros(0)) == Motion(0.0, 0.0)
+
+
+def test_a_tubelet_and_its_prediction_carry_its_motion() -> None:
+    frames = np.zeros((4, 8, 8, 3), np.uint8)
+    boxes = np.array([[0, 0, 10, 20], [0, 0, 10, 20], [0, 5, 10, 20], [0, 10, 10, 20]], np.float32)
+    tubelet = Tubelet("cam", 1, 0.0, 0.3, frames, boxes, np.full((4, 17, 3), np.nan, np.float32),
+                      np.array([0.0, 0.1, 0.2, 0.3], np.float32))  # fmt: skip
+    assert tubelet.motion.descent == pytest.approx(0.5)
+    scores = {"normal": 0.2, "falling": 0.7, "lying": 0.1}
+    with pytest.raises(ValueError, match="motion speed must be a finite number"):
+        Motion(0.1, float("nan"))
+    with pytest.raises(TypeError, match="motion must be a Motion"):
+        Prediction("cam", 1, 0.3, scores, (0.0, 10.0, 10.0, 20.0), 0.5)  # type: ignore[arg-type]

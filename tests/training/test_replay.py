@@ -3,6 +3,7 @@ chosen on other clips, and on real clips it gives what `fallwatch eval` gives wi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from fallwatch.core.config import AlertsConfig, Settings
 from fallwatch.core.manifest import ManifestEntry
-from fallwatch.core.types import LABELS, Prediction
+from fallwatch.core.types import LABELS, Motion, Prediction
 from fallwatch.training.replay import (
     CAMERA,
     EngineTrials,
@@ -57,6 +58,24 @@ def test_predictions_survive_the_fold_json() -> None:
         for a, b in zip(back, video.predictions, strict=True)
         for k in LABELS
     )
+    assert all(p.motion is None for p in back)  # rows written before motion was recorded
+    moving = [replace(p, motion=Motion(0.4567891, 1.25)) for p in video.predictions]
+    assert [p.motion for p in predictions_from_rows(prediction_rows(moving))] == [Motion(0.4568, 1.25)] * 3
+
+
+def test_the_descent_asked_of_a_fall_is_chosen_on_the_clips_too() -> None:
+    # Daily activity the network reads as a fall as surely as the real one, but whose box never came down
+    # (sit-ups, a walker under a ceiling camera): only asking for a descent tells them apart.
+    def moving(name: str, falling: list[float], start: float | None, descent: float) -> JudgedClip:
+        video = clip(name, falling, start)
+        motion = Motion(descent, 0.1)
+        return replace(video, predictions=tuple(replace(p, motion=motion) for p in video.predictions))
+
+    clips = [moving("f", [0.1, 0.9, 0.9, 0.9], 0.5, 0.6), moving("a", [0.1, 0.9, 0.9, 0.9], None, 0.05)]
+    assert outcome(clips[1], AlertsConfig(smoothing=1.0, min_descent=0.0)).result == "false_alarm"
+    chosen = choose_engine(clips, AlertsConfig(smoothing=1.0))
+    assert 0.05 < chosen.min_descent <= 0.6
+    assert [outcome(c, chosen).result for c in clips] == ["caught", "quiet"]
 
 
 def test_engine_thresholds_come_from_the_clips_they_are_chosen_on() -> None:
@@ -139,6 +158,9 @@ def test_replay_of_a_models_judgements_is_what_fallwatch_eval_gives(
     judged = judge_clips(clips, model, spec, "cpu", torch_settings.tubelets.stride)
     recognizer = Recognizer(torch_settings.recognizer, torch_settings)
     video_settings = _video_settings(torch_settings, f"sqlite:///{tmp_path / 'eval.db'}")
+    # Ask for a descent and hold back fast tubelets, whatever the defaults: the tubelets' motion must agree too.
+    alerts = video_settings.alerts.model_copy(update={"min_descent": 0.3, "travel_limit": 0.6})
+    video_settings = video_settings.model_copy(update={"alerts": alerts})
     results = []
     for index, (entry, replayed) in enumerate(zip(entries, judged, strict=True)):
         ran = evaluate_video(entry, index, video_settings, recognizer, detector, KeypointRule())
