@@ -18,10 +18,10 @@ class AlertsConfig(Section):
         description="Weight of the newest prediction in each track's moving average of scores (1 = no smoothing).",
     )
     fall_threshold: float = Field(
-        0.7, gt=0, lt=1, description="Smoothed 'falling' score above which a window counts as falling."
+        0.6, gt=0, lt=1, description="Smoothed 'falling' score above which a window counts as falling."
     )
     fall_windows: int = Field(
-        1, ge=1, le=50, description="Consecutive falling windows that open a FALL incident."
+        2, ge=1, le=50, description="Consecutive falling windows that open a FALL incident."
     )
     lying_threshold: float = Field(
         0.8, gt=0, lt=1, description="Smoothed 'lying' score above which the person counts as down."
@@ -96,7 +96,7 @@ class AlertsConfig(Section):
         1.2, gt=0, le=10, description="Seconds of a track's boxes over which travel_limit measures its speed."
     )
     min_descent: float = Field(
-        0.0,
+        0.3,
         ge=0,
         le=5,
         description="A fall opens an incident only if, in its tubelet or one of the last fall_to_lying_s seconds, the top of the person's box came down by at least this fraction of their height: a fall pulls the box's top down; a person walking under a ceiling camera, exercising on a mat or lying on a bed mostly does not. 0 turns it off.",
@@ -106,7 +106,7 @@ class AlertsConfig(Section):
         description="While an incident is followed on a camera, another person's fall there raises an incident only once they have stayed down and still for collapse_after_s: in a crowd, misread walkers must not multiply incidents.",
     )
     crowd_size: int = Field(
-        0,
+        5,
         ge=0,
         le=1000,
         description="With this many people or more tracked on a camera, a fall there is followed silently and raised only once the person has stayed down and still for collapse_after_s: a crowd has bystanders, and walkers misread as falling in it are many. 0 turns it off.",
