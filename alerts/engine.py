@@ -13,11 +13,12 @@ of the person's box came down by that fraction of their height within the tubele
 judged in the last `fall_to_lying_s`. Walkers seen from above, sit-ups and lying down on a bed mostly read as lying
 to the network without their box coming down; a fall pulls it down.
 
-Two rules keep misread crowds quiet. A person whose box travels faster than `travel_limit` box sides a second
-(over their last predictions, or within the tubelet) is walking, not falling, and opens nothing while they do (from a ceiling camera a walker can look like a person
-lying). While an incident is followed on a camera, another person's fall there is followed silently
-(held, with `crowd_hold`) and raised only if they stay down and still for `collapse_after_s`: it then opens and
-escalates at once. A real second fall is still told; a crowd of misread walkers is one incident, not one per walker.
+Three rules keep misread crowds quiet. A person whose box travels faster than `travel_limit` box sides a second
+(over their last predictions, or within the tubelet) is walking, not falling, and opens nothing while they do
+(from a ceiling camera a walker can look like a person lying). While an incident is followed on a camera, another
+person's fall there is followed silently (held, with `crowd_hold`) and raised only if they stay down and still
+for `collapse_after_s`: it then opens and escalates at once. With `crowd_size` people tracked on a camera, every
+fall there is held so. A real fall is still told; a crowd of misread walkers is one incident, or none.
 
 A track that goes silent for `lost_after_s` is lost; its incident passes to a track that starts near where it was
 within `reattach_s` (trackers often give a person who lay down a new id), or is CLOSED. An incident that another

@@ -9,8 +9,9 @@ from fallwatch.core.config.zones import ZoneConfig
 
 
 class AlertsConfig(Section):
-    # The defaults of smoothing, fall_threshold, fall_windows, lying_threshold, travel_limit and min_descent are the settings
-    # cross-validation chose on every held-out video of both seeds of the shipped recipe (the model card).
+    # The defaults of smoothing, fall_threshold, fall_windows, lying_threshold, travel_limit, min_descent and
+    # crowd_size are the settings chosen on every held-out video of both seeds of the shipped recipe
+    # (bench/engine_defaults.py; the model card).
     smoothing: float = Field(
         1.0,
         gt=0,
