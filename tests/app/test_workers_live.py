@@ -230,7 +230,11 @@ def _scenario(workers: dict[str, Worker], settings: Path, watch: Watch) -> dict[
     b.process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
     at["woken"] = time.time()
     at.update({f"b_held:{cam}": 1.0 for cam in b_held})
-    watch.wait_for("w-b given cameras back", lambda s: _counts(s)["w-b"] == 3, 60)
+    # w-c hands on one camera at a time, and only one with no incident in progress: in this looping footage one
+    # incident spans about two loops (the person falls again within the cooldown), so a camera may have to wait
+    # that long to be free. A fixed minute failed whenever the six cameras' loops happened to line up badly.
+    hand_back_s = 3 * 2 * _loop_s(CLIP) / RATE
+    watch.wait_for("w-b given cameras back", lambda s: _counts(s)["w-b"] == 3, hand_back_s)
     time.sleep(10)
 
     c.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
