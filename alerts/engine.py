@@ -17,7 +17,8 @@ Three rules keep misread crowds quiet. A person whose box travels faster than `t
 (over their last predictions, or within the tubelet) is walking, not falling, and opens nothing while they do
 (from a ceiling camera a walker can look like a person lying). While an incident is followed on a camera, another
 person's fall there is followed silently (held, with `crowd_hold`) and raised only if they stay down and still
-for `collapse_after_s`: it then opens and escalates at once. With `crowd_size` people tracked on a camera, every
+for `collapse_after_s`: it then opens and escalates at once; if they get up first it is forgotten, so that their
+next fall is judged afresh. With `crowd_size` people tracked on a camera, every
 fall there is held so. A real fall is still told; a crowd of misread walkers is one incident, or none.
 
 A track that goes silent for `lost_after_s` is lost; its incident passes to a track that starts near where it was
@@ -499,6 +500,10 @@ class AlertEngine:
         pts = prediction.pts
         incident.peak = max(incident.peak, prediction.scores["falling"])
         if track.normal_run >= cfg.recover_windows:
+            if incident.held:  # a crowd's fall never told: forgotten, so that a next fall is judged afresh
+                track.incident = None
+                track.fall_run, track.last_fall_pts = 0, None
+                return []
             incident.phase, incident.up_since = _Phase.UP, pts
             incident.still_anchor = incident.still_since = None
             track.fall_run, track.last_fall_pts = 0, None  # the fall that is over must not count again

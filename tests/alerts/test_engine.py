@@ -414,6 +414,20 @@ def test_in_a_crowd_of_crowd_size_people_a_fall_is_told_only_once_the_person_sta
     assert run(rows, mechanics(crowd_size=0, travel_limit=0))[0][:2] == (EventKind.OPENED, 3.5)
 
 
+def test_a_held_fall_that_got_up_does_not_swallow_the_persons_next_fall() -> None:
+    # Person 2 falls while person 1's incident is followed (held), gets up; person 1's incident ends; person 2
+    # falls again within the cooldown. A held incident used to be kept through the cooldown, so the new fall
+    # was a silent "fell again" of an incident never told: told only at the collapse, 10 s late (never, had
+    # they got up again).
+    far, far_lying = (400.0, 100.0, 460.0, 300.0), (380.0, 240.0, 580.0, 300.0)
+    rows = series(0, 1, 1, F, STANDING) + series(1, 3, 1, L, LYING) + series(3, 30, 1, N, STANDING)
+    rows += series(1, 2, 2, F, far) + series(2, 9, 2, L, far_lying) + series(9, 15, 2, N, far)
+    rows += series(15, 16, 2, F, far) + series(16, 30, 2, L, far_lying)
+    rows.sort(key=lambda row: (row[0], row[1]))
+    opened = [(t, pts) for kind, pts, t, _ in run(rows) if kind is EventKind.OPENED]
+    assert opened == [(1, 0.5), (2, 15.5)]  # person 1's incident closed at 13.5 (up at 3.5, cooldown 10 s)
+
+
 def test_a_held_fall_is_not_among_the_open_incidents() -> None:
     engine = AlertEngine(mechanics())
     for pts, t, s, b in series(0, 1, 1, F, STANDING) + series(2, 3, 2, F, (400.0, 100.0, 460.0, 300.0)):

@@ -45,6 +45,7 @@ WORKERS = ["w-a", "w-b", "w-c"]
 LEASE_S = 6.0
 RENEW_S = 2.0
 SECRET = "workers-live-secret"
+COOLDOWN_S = 3.0
 FALL_EVENTS = {EventKind.OPENED, EventKind.FELL_AGAIN}
 POLL_S = 0.5
 # A fall can be judged only by a worker that saw the person standing before it and lying after it: held through
@@ -165,6 +166,9 @@ def store(pg_database: str) -> Iterator[Store]:
 def _settings_file(tmp_path: Path, cameras: list[LiveCamera], receiver: Receiver, db: str) -> Path:
     lines = [f"store:\n  url: {db}", "media:\n  enabled: false",  # the CPU goes to analysis, not clips
              f"workers:\n  lease_s: {LEASE_S}\n  renew_s: {RENEW_S}",
+             # Each loop's person is up again 6 s of stream before the next fall: with the 10 s default cooldown
+             # every camera's incident would go on for ever, and a camera is handed on only between incidents.
+             f"alerts:\n  cooldown_s: {COOLDOWN_S}",
              f"notify:\n  webhooks:\n    - name: night-desk\n      url: {receiver.url}", "cameras:"]  # fmt: skip
     lines += [f"  {name}:\n    source: {camera.url}" for name, camera in zip(CAMERAS, cameras, strict=True)]
     path = tmp_path / "fallwatch.yaml"
